@@ -1,0 +1,169 @@
+package io.switchboard;
+
+import io.switchboard.auth.Authenticator;
+import io.switchboard.cluster.ClusterDatabase;
+import io.switchboard.cluster.ClusterSetup;
+import io.switchboard.config.ConfigLoader;
+import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.conversation.ConversationVerticle;
+import io.switchboard.http.ConnectionCounts;
+import io.switchboard.http.HttpVerticle;
+import io.switchboard.message.MessageVerticle;
+import io.switchboard.store.Database;
+import io.switchboard.store.Migrations;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.sqlclient.Pool;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One Switchboard node: a clustered Vert.x instance, its database, and the verticles of its
+ * roles. {@link #start(SwitchboardConfig)} is what {@code java -jar switchboard.jar} runs; tests
+ * use {@link #start(Vertx, SwitchboardConfig, Set)} to put roles on chosen cluster members.
+ */
+public final class Node {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Node.class);
+
+  /** What a node runs. A production node runs both. */
+  public enum Role {
+    /** The HTTP port: REST and the real-time transports. */
+    HTTP,
+    /** The service verticles that own the rules. */
+    SERVICES
+  }
+
+  private final Vertx vertx;
+  private final NodeContext context;
+  private final EmbeddedPostgres embedded;
+  private final List<String> deployments;
+
+  private Node(Vertx vertx, NodeContext context, EmbeddedPostgres embedded, List<String> deployments) {
+    this.vertx = vertx;
+    this.context = context;
+    this.embedded = embedded;
+    this.deployments = deployments;
+  }
+
+  /** Builds a clustered Vert.x instance from {@code cluster.*} and starts every role on it. */
+  public static Future<Node> start(SwitchboardConfig config) {
+    ClusterManager clusterManager = ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds());
+    return Vertx.builder()
+      .with(new VertxOptions())
+      .withClusterManager(clusterManager)
+      .buildClustered()
+      .compose(vertx -> start(vertx, config, EnumSet.allOf(Role.class))
+        .recover(t -> vertx.close().transform(ignored -> Future.failedFuture(t))));
+  }
+
+  /** Starts the given roles on an existing (clustered) Vert.x instance. */
+  public static Future<Node> start(Vertx vertx, SwitchboardConfig config, Set<Role> roles) {
+    Authenticator authenticator;
+    try {
+      authenticator = new Authenticator(vertx, config.auth());
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    ClusterManager clusterManager = ((VertxInternal) vertx).clusterManager();
+    String nodeId = clusterManager == null ? "standalone" : clusterManager.getNodeId();
+    return ClusterDatabase.resolve(vertx, config).compose(db -> {
+      Pool pool = Database.pool(vertx, db.url(), config.db());
+      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, new ConnectionCounts());
+      return Migrations.run(pool)
+        .compose(v -> Database.databaseId(pool))
+        .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
+        .compose(v -> deploy(vertx, context, roles))
+        .map(ids -> new Node(vertx, context, db.embedded(), ids))
+        .recover(t -> pool.close().eventually(() -> stopEmbedded(vertx, db.embedded()))
+          .transform(ignored -> Future.failedFuture(t)));
+    }).onSuccess(node -> {
+      LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
+        clusterManager == null ? 1 : clusterManager.getNodes().size(),
+        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port() : "");
+      if (config.auth().devTokens()) {
+        LOG.warn("auth.devTokens is on: anyone can mint a token with POST /api/auth/dev-token; turn it off in production");
+      }
+      if (ConfigLoader.isDevSecret(config.auth().jwtSecret())) {
+        LOG.warn("auth.jwtSecret is the built-in development secret; set your own in production");
+      }
+    });
+  }
+
+  private static Future<List<String>> deploy(Vertx vertx, NodeContext context, Set<Role> roles) {
+    int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
+    List<Future<String>> all = new ArrayList<>();
+    if (roles.contains(Role.SERVICES)) {
+      DeploymentOptions services = new DeploymentOptions().setInstances(cores);
+      all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()), services));
+      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()), services));
+    }
+    // HTTP last: the port opens once the node can answer.
+    Future<List<String>> first = Future.all(all).map(cf -> {
+      List<String> ids = new ArrayList<>();
+      all.forEach(f -> ids.add(f.result()));
+      return ids;
+    });
+    if (!roles.contains(Role.HTTP)) {
+      return first;
+    }
+    return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context),
+        new DeploymentOptions().setInstances(cores))
+      .map(id -> {
+        ids.add(id);
+        return ids;
+      }));
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public NodeContext context() {
+    return context;
+  }
+
+  public String nodeId() {
+    return context.nodeId();
+  }
+
+  /**
+   * Stops the node: undeploys its verticles, closes the pool and Vert.x (leaving the cluster), and
+   * stops the embedded database if this node started it.
+   */
+  public Future<Void> stop() {
+    Future<Void> withdraw = embedded == null ? Future.succeededFuture()
+      : ClusterDatabase.withdraw(vertx).otherwise((Void) null);
+    Future<Void> released = withdraw
+      .compose(v -> Future.join(deployments.stream().map(vertx::undeploy).toList()).<Void>mapEmpty())
+      .otherwise((Void) null)
+      .compose(v -> context.pool().close().otherwise((Void) null))
+      .compose(v -> stopEmbedded(vertx, embedded).otherwise((Void) null));
+    // Vert.x is closed from a thread of its own: a close started on one of its event loops
+    // would complete its future on an event loop that no longer runs.
+    Promise<Void> closed = Promise.promise();
+    released.onComplete(ignored -> new Thread(() -> vertx.close().onComplete(closed), "switchboard-close").start());
+    return closed.future();
+  }
+
+  private static Future<Void> stopEmbedded(Vertx vertx, EmbeddedPostgres pg) {
+    if (pg == null) {
+      return Future.succeededFuture();
+    }
+    return vertx.executeBlocking(() -> {
+      pg.close();
+      return null;
+    });
+  }
+}

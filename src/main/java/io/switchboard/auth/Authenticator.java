@@ -1,0 +1,180 @@
+package io.switchboard.auth;
+
+import io.switchboard.config.ConfigException;
+import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.ServiceException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.auth.JWTOptions;
+import io.vertx.ext.auth.PubSecKeyOptions;
+import io.vertx.ext.auth.authentication.TokenCredentials;
+import io.vertx.ext.auth.jwt.JWTAuth;
+import io.vertx.ext.auth.jwt.JWTAuthOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
+import java.security.MessageDigest;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Turns credentials into a {@link Principal} (SPEC §1): JWTs signed with HS256 (the configured
+ * secret) or RS256/ES256 (configured public keys), and API keys with scopes.
+ *
+ * <p>Security: vertx-auth-jwt accepts unsigned tokens when it holds no key, so construction
+ * refuses a configuration without one. Each key is registered under exactly one algorithm, and
+ * a token is verified only with a key of the algorithm its header names, so {@code alg: none}
+ * and HS256-signed-with-the-public-key confusion find no key and fail.
+ */
+public final class Authenticator {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
+  private static final Pattern USER_ID = Pattern.compile("[^\\s\\p{Cntrl}]{1,128}");
+  private static final int DEV_TOKEN_SECONDS = 24 * 3600;
+
+  private final JWTAuth jwt;
+  private final boolean canSign;
+  private final List<SwitchboardConfig.ApiKey> apiKeys;
+
+  public Authenticator(Vertx vertx, SwitchboardConfig.Auth auth) {
+    JWTAuthOptions options = new JWTAuthOptions();
+    if (!auth.jwtSecret().isBlank()) {
+      options.addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(auth.jwtSecret()));
+    }
+    for (String pem : auth.publicKeys()) {
+      options.addPubSecKey(new PubSecKeyOptions().setAlgorithm(algorithmOf(pem)).setBuffer(pem));
+    }
+    if (options.getPubSecKeys().isEmpty()) {
+      throw new ConfigException("no usable JWT key: set auth.jwtSecret or auth.publicKeys");
+    }
+    if (auth.devTokens() && auth.jwtSecret().isBlank()) {
+      throw new ConfigException("auth.devTokens needs auth.jwtSecret to sign development tokens");
+    }
+    JWTOptions jwtOptions = new JWTOptions().setLeeway(auth.leewaySeconds());
+    if (!auth.issuer().isBlank()) {
+      jwtOptions.setIssuer(auth.issuer());
+    }
+    if (!auth.audience().isBlank()) {
+      jwtOptions.addAudience(auth.audience());
+    }
+    options.setJWTOptions(jwtOptions);
+    this.jwt = JWTAuth.create(vertx, options);
+    this.canSign = !auth.jwtSecret().isBlank();
+    this.apiKeys = auth.apiKeys();
+  }
+
+  /** Verifies a JWT; fails with {@code unauthorized} and a reason that never echoes the token. */
+  public Future<Principal> authenticate(String token) {
+    if (token == null || token.isBlank()) {
+      return Future.failedFuture(unauthorized("missing token"));
+    }
+    if (token.length() > 8192) {
+      return Future.failedFuture(unauthorized("token too long"));
+    }
+    String alg = headerAlgorithm(token);
+    if (alg == null || alg.equalsIgnoreCase("none")) {
+      return Future.failedFuture(unauthorized("unsigned or malformed token"));
+    }
+    return jwt.authenticate(new TokenCredentials(token))
+      .recover(t -> Future.failedFuture(unauthorized("invalid token")))
+      .compose(user -> {
+        JsonObject claims = user.principal();
+        Object sub = claims.getValue("sub");
+        if (!(sub instanceof String s) || !USER_ID.matcher(s).matches()) {
+          return Future.failedFuture(unauthorized("token has no valid 'sub'"));
+        }
+        Object name = claims.getValue("name");
+        Object topics = claims.getValue("topics");
+        List<String> patterns = new ArrayList<>();
+        if (topics instanceof JsonArray a) {
+          a.forEach(p -> {
+            if (p instanceof String str) {
+              patterns.add(str);
+            }
+          });
+        }
+        long exp = claims.getValue("exp") instanceof Number n ? n.longValue() : 0L;
+        return Future.succeededFuture(
+          new Principal(s, name instanceof String str ? str : null, List.copyOf(patterns), exp));
+      });
+  }
+
+  /** The API key's scopes, if the key is configured (constant-time comparison). */
+  public Optional<SwitchboardConfig.ApiKey> apiKey(String presented) {
+    if (presented == null || presented.isEmpty()) {
+      return Optional.empty();
+    }
+    byte[] given = presented.getBytes(StandardCharsets.UTF_8);
+    SwitchboardConfig.ApiKey match = null;
+    for (SwitchboardConfig.ApiKey key : apiKeys) {
+      if (MessageDigest.isEqual(given, key.key().getBytes(StandardCharsets.UTF_8))) {
+        match = key;
+      }
+    }
+    return Optional.ofNullable(match);
+  }
+
+  /** A development token for {@code userId}, valid for a day (only when {@code auth.devTokens} is on). */
+  public String devToken(String userId, String name) {
+    if (!canSign) {
+      throw new ServiceException(ErrorCode.NOT_FOUND, "development tokens are off");
+    }
+    JsonObject claims = new JsonObject().put("sub", userId);
+    if (name != null) {
+      claims.put("name", name);
+    }
+    return jwt.generateToken(claims, new JWTOptions().setAlgorithm("HS256").setExpiresInSeconds(DEV_TOKEN_SECONDS));
+  }
+
+  /** True when {@code userId} is acceptable as a {@code sub}. */
+  public static boolean validUserId(String userId) {
+    return userId != null && USER_ID.matcher(userId).matches();
+  }
+
+  private static ServiceException unauthorized(String message) {
+    return new ServiceException(ErrorCode.UNAUTHORIZED, message);
+  }
+
+  private static String headerAlgorithm(String token) {
+    int dot = token.indexOf('.');
+    if (dot <= 0) {
+      return null;
+    }
+    try {
+      byte[] header = Base64.getUrlDecoder().decode(token.substring(0, dot));
+      Object alg = new JsonObject(new String(header, StandardCharsets.UTF_8)).getValue("alg");
+      return alg instanceof String s ? s : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** RS256 for an RSA public key, ES256 for an EC one; anything else stops the start. */
+  static String algorithmOf(String pem) {
+    String base64 = pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
+    byte[] der;
+    try {
+      der = Base64.getDecoder().decode(base64);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("auth.publicKeys: not a PEM public key");
+    }
+    for (String[] candidate : new String[][] {{"RSA", "RS256"}, {"EC", "ES256"}}) {
+      try {
+        KeyFactory.getInstance(candidate[0]).generatePublic(new X509EncodedKeySpec(der));
+        return candidate[1];
+      } catch (Exception e) {
+        LOG.trace("public key is not {}", candidate[0]);
+      }
+    }
+    throw new ConfigException("auth.publicKeys: only RSA (RS256) and EC P-256 (ES256) public keys are supported");
+  }
+}

@@ -1,0 +1,204 @@
+package io.switchboard.config;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The whole validated configuration of a node, parsed once at start and handed to each verticle.
+ * Sections mirror the keys of SPEC §9.
+ */
+public record SwitchboardConfig(
+  Http http,
+  Bridge bridge,
+  Db db,
+  String dataDir,
+  Cluster cluster,
+  Auth auth,
+  List<String> publicTopics,
+  Sse sse,
+  Ws ws,
+  int typingTtlSeconds,
+  int presenceNodeTimeoutSeconds,
+  Calls calls,
+  Limits limits,
+  int drainSeconds,
+  JsonObject raw) {
+
+  /** {@code http.*}: the one HTTP port. */
+  public record Http(int port, String host, List<String> allowedOrigins) {
+  }
+
+  /** {@code bridge.*}: the TCP event-bus bridge (0 = off). */
+  public record Bridge(int tcpPort) {
+  }
+
+  /** {@code db.*}: PostgreSQL; an empty url means the embedded database. */
+  public record Db(String url, int poolSize, int waitQueueSize, int connectTimeoutSeconds) {
+    public boolean embedded() {
+      return url.isBlank();
+    }
+  }
+
+  /** {@code cluster.*}: Hazelcast discovery. */
+  public record Cluster(String name, String host, int port, List<String> members, boolean multicast, String dns) {
+  }
+
+  /** One server-to-server key and what it may do. */
+  public record ApiKey(String key, Set<String> scopes) {
+  }
+
+  /** {@code auth.*}: JWT verification, development tokens and API keys. */
+  public record Auth(String jwtSecret, List<String> publicKeys, String issuer, String audience,
+                     int leewaySeconds, boolean devTokens, List<ApiKey> apiKeys) {
+  }
+
+  /** {@code sse.*}. */
+  public record Sse(int heartbeatSeconds, int retryMillis, int resumeWindowSeconds) {
+  }
+
+  /** {@code ws.*}. */
+  public record Ws(int pingSeconds, int idleTimeoutSeconds) {
+  }
+
+  /** {@code calls.*}. */
+  public record Calls(int ringSeconds, int dropSeconds, JsonArray iceServers) {
+  }
+
+  /** {@code limits.*}: SPEC §8. */
+  public record Limits(int messageBytes, int frameBytes, int commandsPerSecond, int commandBurst,
+                       int messagesPerSecond, int messageBurst, int topicsPerConnection,
+                       int queueEvents, int queueBytes, int connectionsPerUser) {
+  }
+
+  /** Builds the records from a merged, type-checked JSON tree, checking ranges and element types. */
+  public static SwitchboardConfig from(JsonObject c) {
+    JsonObject http = c.getJsonObject("http");
+    JsonObject db = c.getJsonObject("db");
+    JsonObject cluster = c.getJsonObject("cluster");
+    JsonObject auth = c.getJsonObject("auth");
+    JsonObject sse = c.getJsonObject("sse");
+    JsonObject ws = c.getJsonObject("ws");
+    JsonObject calls = c.getJsonObject("calls");
+    JsonObject limits = c.getJsonObject("limits");
+    return new SwitchboardConfig(
+      new Http(port(http, "http.port", "port", true), http.getString("host"),
+        strings(http, "http.allowedOrigins", "allowedOrigins")),
+      new Bridge(port(c.getJsonObject("bridge"), "bridge.tcpPort", "tcpPort", true)),
+      new Db(db.getString("url"), positive(db, "db.poolSize", "poolSize"),
+        positive(db, "db.waitQueueSize", "waitQueueSize"),
+        positive(db, "db.connectTimeoutSeconds", "connectTimeoutSeconds")),
+      c.getJsonObject("data").getString("dir"),
+      new Cluster(nonBlank(cluster, "cluster.name", "name"), nonBlank(cluster, "cluster.host", "host"),
+        port(cluster, "cluster.port", "port", false), strings(cluster, "cluster.members", "members"),
+        cluster.getBoolean("multicast"), cluster.getString("dns")),
+      new Auth(auth.getString("jwtSecret"), strings(auth, "auth.publicKeys", "publicKeys"),
+        auth.getString("issuer"), auth.getString("audience"),
+        nonNegative(auth, "auth.leewaySeconds", "leewaySeconds"), auth.getBoolean("devTokens"),
+        apiKeys(auth.getJsonArray("apiKeys"))),
+      strings(c.getJsonObject("topics"), "topics.public", "public"),
+      new Sse(positive(sse, "sse.heartbeatSeconds", "heartbeatSeconds"),
+        positive(sse, "sse.retryMillis", "retryMillis"),
+        positive(sse, "sse.resumeWindowSeconds", "resumeWindowSeconds")),
+      new Ws(positive(ws, "ws.pingSeconds", "pingSeconds"),
+        positive(ws, "ws.idleTimeoutSeconds", "idleTimeoutSeconds")),
+      positive(c.getJsonObject("typing"), "typing.ttlSeconds", "ttlSeconds"),
+      positive(c.getJsonObject("presence"), "presence.nodeTimeoutSeconds", "nodeTimeoutSeconds"),
+      new Calls(positive(calls, "calls.ringSeconds", "ringSeconds"),
+        positive(calls, "calls.dropSeconds", "dropSeconds"), objects(calls, "calls.iceServers", "iceServers")),
+      new Limits(positive(limits, "limits.messageBytes", "messageBytes"),
+        positive(limits, "limits.frameBytes", "frameBytes"),
+        positive(limits, "limits.commandsPerSecond", "commandsPerSecond"),
+        positive(limits, "limits.commandBurst", "commandBurst"),
+        positive(limits, "limits.messagesPerSecond", "messagesPerSecond"),
+        positive(limits, "limits.messageBurst", "messageBurst"),
+        positive(limits, "limits.topicsPerConnection", "topicsPerConnection"),
+        positive(limits, "limits.queueEvents", "queueEvents"),
+        positive(limits, "limits.queueBytes", "queueBytes"),
+        positive(limits, "limits.connectionsPerUser", "connectionsPerUser")),
+      positive(c.getJsonObject("shutdown"), "shutdown.drainSeconds", "drainSeconds"),
+      c);
+  }
+
+  private static int integer(JsonObject o, String key, String field) {
+    Number n = o.getNumber(field);
+    if (n.doubleValue() != Math.rint(n.doubleValue()) || Math.abs(n.doubleValue()) > Integer.MAX_VALUE) {
+      throw new ConfigException("configuration key '" + key + "' must be a whole number");
+    }
+    return n.intValue();
+  }
+
+  private static int positive(JsonObject o, String key, String field) {
+    int v = integer(o, key, field);
+    if (v <= 0) {
+      throw new ConfigException("configuration key '" + key + "' must be greater than 0");
+    }
+    return v;
+  }
+
+  private static int nonNegative(JsonObject o, String key, String field) {
+    int v = integer(o, key, field);
+    if (v < 0) {
+      throw new ConfigException("configuration key '" + key + "' must not be negative");
+    }
+    return v;
+  }
+
+  private static int port(JsonObject o, String key, String field, boolean zeroAllowed) {
+    int v = integer(o, key, field);
+    if (v < (zeroAllowed ? 0 : 1) || v > 65535) {
+      throw new ConfigException("configuration key '" + key + "' must be a port number (0-65535)");
+    }
+    return v;
+  }
+
+  private static String nonBlank(JsonObject o, String key, String field) {
+    String v = o.getString(field);
+    if (v.isBlank()) {
+      throw new ConfigException("configuration key '" + key + "' must not be empty");
+    }
+    return v;
+  }
+
+  private static List<String> strings(JsonObject o, String key, String field) {
+    List<String> out = new ArrayList<>();
+    for (Object v : o.getJsonArray(field)) {
+      if (!(v instanceof String s)) {
+        throw new ConfigException("configuration key '" + key + "' must be an array of strings");
+      }
+      out.add(s);
+    }
+    return List.copyOf(out);
+  }
+
+  private static JsonArray objects(JsonObject o, String key, String field) {
+    JsonArray a = o.getJsonArray(field);
+    for (Object v : a) {
+      if (!(v instanceof JsonObject)) {
+        throw new ConfigException("configuration key '" + key + "' must be an array of objects");
+      }
+    }
+    return a.copy();
+  }
+
+  private static List<ApiKey> apiKeys(JsonArray a) {
+    List<ApiKey> out = new ArrayList<>();
+    for (Object v : a) {
+      if (!(v instanceof JsonObject o) || !(o.getValue("key") instanceof String key) || key.isBlank()
+        || !(o.getValue("scopes") instanceof JsonArray scopes)) {
+        throw new ConfigException(
+          "configuration key 'auth.apiKeys' must be an array of {\"key\": string, \"scopes\": [\"publish\"|\"admin\"]}");
+      }
+      for (Object s : scopes) {
+        if (!"publish".equals(s) && !"admin".equals(s)) {
+          throw new ConfigException("configuration key 'auth.apiKeys' has an unknown scope: " + s);
+        }
+      }
+      out.add(new ApiKey(key, Set.copyOf(scopes.getList())));
+    }
+    return List.copyOf(out);
+  }
+}

@@ -1,0 +1,206 @@
+package io.switchboard.conversation;
+
+import io.switchboard.protocol.Addresses;
+import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.Fields;
+import io.switchboard.protocol.ServiceException;
+import io.switchboard.protocol.Types;
+import io.switchboard.service.Command;
+import io.switchboard.service.ServiceVerticle;
+import io.switchboard.store.ConversationStore;
+import io.switchboard.store.Db;
+import io.switchboard.store.MessageStore;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Owns the conversation rules (SPEC §3): who is a member, direct conversations one per pair,
+ * groups with invite codes, joining and leaving as timeline items. Answers {@code sb.cmd.*} for
+ * its commands, commits, and only then publishes the events.
+ */
+public final class ConversationVerticle extends ServiceVerticle {
+
+  static final int MAX_PARTICIPANTS = 500;
+  static final int MAX_NAME = 200;
+  static final int MAX_USER_ID = 128;
+  private static final int LIST_LIMIT = 1000;
+  private static final String INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Pool pool;
+
+  public ConversationVerticle(Pool pool) {
+    this.pool = pool;
+  }
+
+  @Override
+  public Future<?> start() {
+    handle(Types.LOAD_CONVERSATIONS, this::loadConversations);
+    handle(Types.GET_CONVERSATION, this::getConversation);
+    handle(Types.CREATE_CONVERSATION, this::createConversation);
+    handle(Types.CREATE_GROUP, this::createGroup);
+    handle(Types.JOIN_GROUP, this::joinGroup);
+    handle(Types.LEAVE_CONVERSATION, this::leave);
+    return registered();
+  }
+
+  private Future<Envelope> loadConversations(Command cmd) {
+    return ConversationStore.list(pool, cmd.userId(), LIST_LIMIT)
+      .recover(Db::failure)
+      .map(list -> Envelope.of(Types.CONVERSATIONS_LOADED, new JsonObject().put("conversations", list)));
+  }
+
+  private Future<Envelope> getConversation(Command cmd) {
+    UUID id = Fields.conversationId(cmd.payload(), "conversationId");
+    return ConversationStore.get(pool, id, cmd.userId())
+      .recover(Db::failure)
+      .map(c -> Envelope.of(Types.CONVERSATION, c));
+  }
+
+  private Future<Envelope> createConversation(Command cmd) {
+    String type = Fields.requiredString(cmd.payload(), "type", 16);
+    return switch (type) {
+      case "direct" -> createDirect(cmd);
+      case "group" -> createGroup(cmd);
+      default -> Future.failedFuture(ServiceException.invalid("'type' must be \"direct\" or \"group\""));
+    };
+  }
+
+  private Future<Envelope> createDirect(Command cmd) {
+    List<String> others = participants(cmd);
+    if (others.size() != 1) {
+      throw ServiceException.invalid("a direct conversation needs exactly one other participant in 'participantIds'");
+    }
+    String other = others.get(0);
+    return pool.withTransaction(conn -> ConversationStore.upsertUser(conn, cmd.userId(), cmd.principal().name())
+        .compose(v -> ConversationStore.ensureUsers(conn, others))
+        .compose(v -> ConversationStore.createDirect(conn, cmd.userId(), other)))
+      .recover(Db::failure)
+      .compose(created -> ConversationStore.get(pool, created.id(), cmd.userId()).recover(Db::failure)
+        .map(view -> {
+          if (created.isNew()) {
+            announceCreated(view, List.of(cmd.userId(), other));
+          }
+          return Envelope.of(Types.CONVERSATION_CREATED, view);
+        }));
+  }
+
+  private Future<Envelope> createGroup(Command cmd) {
+    String name = Fields.requiredString(cmd.payload(), "name", MAX_NAME).strip();
+    List<String> others = participants(cmd);
+    String invite = inviteCode();
+    return pool.withTransaction(conn -> ConversationStore.upsertUser(conn, cmd.userId(), cmd.principal().name())
+        .compose(v -> ConversationStore.ensureUsers(conn, others))
+        .compose(v -> ConversationStore.createGroup(conn, name, invite, cmd.userId(), others)))
+      .recover(Db::failure)
+      .compose(id -> ConversationStore.get(pool, id, cmd.userId()).recover(Db::failure))
+      .map(view -> {
+        List<String> all = new ArrayList<>(others);
+        all.add(cmd.userId());
+        announceCreated(view, all);
+        return Envelope.of(Types.CONVERSATION_CREATED, view);
+      });
+  }
+
+  private Future<Envelope> joinGroup(Command cmd) {
+    String code = Fields.requiredString(cmd.payload(), "inviteCode", 64);
+    String userId = cmd.userId();
+    return pool.withTransaction(conn -> ConversationStore.upsertUser(conn, userId, cmd.principal().name())
+        .compose(v -> ConversationStore.lockByInvite(conn, code))
+        .compose(locked -> ConversationStore.activeRole(conn, locked.id(), userId).compose(role -> {
+          if (role != null) {
+            // Already a member: joining again changes nothing and publishes nothing.
+            return Future.succeededFuture(new Joined(locked.id(), null));
+          }
+          return ConversationStore.nextSeq(conn, locked.id())
+            .compose(seq -> MessageStore.insert(conn, MessageStore.system(locked.id(), userId, Types.MEMBER_JOINED), seq)
+              .compose(msg -> ConversationStore.join(conn, locked.id(), userId, seq).map(msg)))
+            .map(msg -> new Joined(locked.id(), msg));
+        })))
+      .recover(Db::failure)
+      .compose(joined -> ConversationStore.get(pool, joined.id(), userId).recover(Db::failure).map(view -> {
+        if (joined.event() != null) {
+          JsonObject event = joined.event().copy().put("userId", userId);
+          publish(Addresses.conversation(joined.id().toString()), Types.MEMBER_JOINED, event);
+          publish(Addresses.user(userId), Types.MEMBER_JOINED, event);
+        }
+        return Envelope.of(Types.CONVERSATION_JOINED, view);
+      }));
+  }
+
+  /** Leaving a group is a timeline item; the last owner's role passes to the oldest member. */
+  private Future<Envelope> leave(Command cmd) {
+    UUID id = Fields.conversationId(cmd.payload(), "conversationId");
+    Boolean membership = Fields.optionalBoolean(cmd.payload(), "membership");
+    String userId = cmd.userId();
+    if (!Boolean.TRUE.equals(membership)) {
+      // Without membership:true, leaving only unsubscribes a connection; the service just checks access.
+      return ConversationStore.requireMember(pool, id, userId).recover(Db::failure)
+        .map(v -> Envelope.of(Types.CONVERSATION_LEFT, new JsonObject().put("conversationId", id.toString())));
+    }
+    return pool.withTransaction(conn -> ConversationStore.lock(conn, id)
+        .compose(locked -> ConversationStore.activeRole(conn, id, userId).compose(role -> {
+          if (role == null) {
+            return Future.failedFuture(ServiceException.forbidden("not a member of this conversation"));
+          }
+          if (!"group".equals(locked.kind())) {
+            return Future.failedFuture(ServiceException.invalid("a direct conversation cannot be left"));
+          }
+          return ConversationStore.nextSeq(conn, id)
+            .compose(seq -> MessageStore.insert(conn, MessageStore.system(id, userId, Types.MEMBER_LEFT), seq)
+              .compose(msg -> ConversationStore.leave(conn, id, userId, seq).map(msg)));
+        })))
+      .recover(Db::failure)
+      .map(msg -> {
+        JsonObject event = msg.copy().put("userId", userId);
+        publish(Addresses.conversation(id.toString()), Types.MEMBER_LEFT, event);
+        publish(Addresses.user(userId), Types.MEMBER_LEFT, event);
+        return Envelope.of(Types.CONVERSATION_LEFT,
+          new JsonObject().put("conversationId", id.toString()).put("seq", msg.getLong("seq")));
+      });
+  }
+
+  /** Tells every member of a new conversation, on their user address (they follow no room yet). */
+  private void announceCreated(JsonObject view, List<String> members) {
+    JsonObject event = view.copy().put("conversationId", view.getString("id")).put("seq", view.getLong("lastSeq"));
+    // Per-user fields of the creator's view mean nothing to the others.
+    event.remove("lastReadSeq");
+    event.remove("unreadCount");
+    for (String member : new LinkedHashSet<>(members)) {
+      publish(Addresses.user(member), Types.CONVERSATION_CREATED, event);
+    }
+  }
+
+  /** The other participants: distinct, without the caller, each a valid user id. */
+  private static List<String> participants(Command cmd) {
+    List<String> ids = Fields.stringList(cmd.payload(), "participantIds", MAX_PARTICIPANTS, MAX_USER_ID);
+    Set<String> others = new LinkedHashSet<>(ids);
+    others.remove(cmd.userId());
+    for (String id : others) {
+      if (!io.switchboard.auth.Authenticator.validUserId(id)) {
+        throw ServiceException.invalid("'participantIds' contains an invalid user id");
+      }
+    }
+    return new ArrayList<>(others);
+  }
+
+  private static String inviteCode() {
+    StringBuilder sb = new StringBuilder(12);
+    for (int i = 0; i < 12; i++) {
+      sb.append(INVITE_ALPHABET.charAt(RANDOM.nextInt(INVITE_ALPHABET.length())));
+    }
+    return sb.toString();
+  }
+
+  /** The outcome of a join: the conversation and the timeline item, null when already a member. */
+  private record Joined(UUID id, JsonObject event) {
+  }
+}

@@ -1,0 +1,67 @@
+package io.switchboard.http;
+
+import io.switchboard.NodeContext;
+import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.http.api.RestApi;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.CorsHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Set;
+
+/**
+ * The node's one HTTP port: REST, and (as the transports arrive) SSE, WebSocket and SockJS, all
+ * as route handlers of one router. Deployed once per event loop; Vert.x spreads connections
+ * across the instances.
+ */
+public final class HttpVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
+
+  private final NodeContext node;
+  private HttpServer server;
+
+  public HttpVerticle(NodeContext node) {
+    this.node = node;
+  }
+
+  @Override
+  public Future<?> start() {
+    SwitchboardConfig.Http http = node.config().http();
+    Router router = Router.router(vertx);
+    router.route().handler(cors(http));
+    new RestApi(vertx, node).mount(router);
+    for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
+      router.errorHandler(status, HttpErrors::handle);
+    }
+    HttpServerOptions options = new HttpServerOptions()
+      .setHost(http.host())
+      .setPort(http.port())
+      .setCompressionSupported(true)
+      .setMaxFormAttributeSize(node.config().limits().frameBytes());
+    server = vertx.createHttpServer(options).requestHandler(router);
+    return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
+  }
+
+  /** The port actually bound (useful when configured as 0). */
+  public int port() {
+    return server.actualPort();
+  }
+
+  private static CorsHandler cors(SwitchboardConfig.Http http) {
+    CorsHandler cors = CorsHandler.create();
+    if (!http.allowedOrigins().contains("*")) {
+      cors.addOrigins(http.allowedOrigins());
+    }
+    return cors
+      .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
+      .allowedHeaders(Set.of("Authorization", "Content-Type", "X-Auth-Token", "X-API-Key", "Last-Event-ID"))
+      .maxAgeSeconds(600);
+  }
+}

@@ -1,0 +1,180 @@
+package io.switchboard.http.api;
+
+import io.switchboard.NodeContext;
+import io.switchboard.auth.Authenticator;
+import io.switchboard.auth.Principal;
+import io.switchboard.http.HttpErrors;
+import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.Fields;
+import io.switchboard.protocol.ServiceException;
+import io.switchboard.protocol.Types;
+import io.switchboard.service.CommandClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.util.function.Function;
+
+/**
+ * REST under {@code /api} (SPEC §3, REST column): each route authenticates, turns the request
+ * into a command payload, sends it on the bus and writes the reply's payload as the body. No
+ * rule lives here.
+ */
+public final class RestApi {
+
+  static final String PRINCIPAL = "sb.principal";
+
+  private final Vertx vertx;
+  private final NodeContext node;
+  private final Authenticator auth;
+  private final CommandClient commands;
+
+  public RestApi(Vertx vertx, NodeContext node) {
+    this.vertx = vertx;
+    this.node = node;
+    this.auth = node.authenticator();
+    this.commands = new CommandClient(vertx);
+  }
+
+  public void mount(Router router) {
+    router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(node.config().limits().frameBytes()));
+
+    router.get("/api/health").handler(new HealthHandler(vertx, node));
+    if (node.config().auth().devTokens()) {
+      router.post("/api/auth/dev-token").handler(this::devToken);
+    }
+
+    router.route("/api/conversations*").handler(this::authenticate);
+    router.route("/api/groups*").handler(this::authenticate);
+
+    router.get("/api/conversations").handler(command(Types.LOAD_CONVERSATIONS, 200, ctx -> new JsonObject()));
+    router.post("/api/conversations").handler(command(Types.CREATE_CONVERSATION, 201, RestApi::body));
+    router.get("/api/conversations/:id").handler(command(Types.GET_CONVERSATION, 200, RestApi::pathId));
+    router.post("/api/groups").handler(command(Types.CREATE_GROUP, 201, RestApi::body));
+    router.post("/api/groups/join").handler(command(Types.JOIN_GROUP, 200, RestApi::body));
+    router.post("/api/conversations/:id/leave")
+      .handler(command(Types.LEAVE_CONVERSATION, 200, ctx -> pathId(ctx).put("membership", true)));
+    router.post("/api/conversations/:id/messages").handler(command(Types.SEND_MESSAGE, 201, RestApi::bodyWithId));
+    router.get("/api/conversations/:id/messages").handler(command(Types.LOAD_MESSAGES, 200, RestApi::pageQuery));
+    router.post("/api/conversations/:id/read").handler(command(Types.MARK_READ, 200, RestApi::bodyWithId));
+  }
+
+  /** Token from {@code Authorization: Bearer}, {@code X-Auth-Token}, or {@code ?token=}, in that order. */
+  public static String token(HttpServerRequest request) {
+    String header = request.getHeader("Authorization");
+    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return header.substring(7).trim();
+    }
+    String x = request.getHeader("X-Auth-Token");
+    if (x != null && !x.isBlank()) {
+      return x.trim();
+    }
+    return request.getParam("token");
+  }
+
+  private void authenticate(RoutingContext ctx) {
+    auth.authenticate(token(ctx.request())).onComplete(ar -> {
+      if (ar.succeeded()) {
+        ctx.put(PRINCIPAL, ar.result());
+        ctx.next();
+      } else {
+        HttpErrors.send(ctx, ServiceException.from(ar.cause()));
+      }
+    });
+  }
+
+  /** A route handler sending {@code type} with the payload built from the request. */
+  private io.vertx.core.Handler<RoutingContext> command(String type, int status,
+                                                       Function<RoutingContext, JsonObject> payload) {
+    return ctx -> {
+      JsonObject p;
+      try {
+        p = payload.apply(ctx);
+      } catch (ServiceException e) {
+        HttpErrors.send(ctx, e);
+        return;
+      }
+      Principal principal = ctx.get(PRINCIPAL);
+      commands.request(principal, type, p).onComplete(ar -> {
+        if (ar.succeeded()) {
+          reply(ctx, status, ar.result());
+        } else {
+          HttpErrors.send(ctx, ServiceException.from(ar.cause()));
+        }
+      });
+    };
+  }
+
+  private static void reply(RoutingContext ctx, int status, Envelope envelope) {
+    if (ctx.response().closed()) {
+      return;
+    }
+    ctx.response().setStatusCode(status)
+      .putHeader("Content-Type", "application/json; charset=utf-8")
+      .end(envelope.payload().toBuffer());
+  }
+
+  private void devToken(RoutingContext ctx) {
+    try {
+      JsonObject b = body(ctx);
+      String userId = Fields.requiredString(b, "userId", 128);
+      if (!Authenticator.validUserId(userId)) {
+        throw ServiceException.invalid("'userId' must be 1-128 characters without spaces or control characters");
+      }
+      String name = Fields.optionalString(b, "name", 200);
+      ctx.response().setStatusCode(201)
+        .putHeader("Content-Type", "application/json; charset=utf-8")
+        .end(new JsonObject().put("token", auth.devToken(userId, name)).put("userId", userId).encode());
+    } catch (ServiceException e) {
+      HttpErrors.send(ctx, e);
+    }
+  }
+
+  /** The request body as a JSON object; malformed or non-object JSON is {@code invalid_request}. */
+  static JsonObject body(RoutingContext ctx) {
+    Buffer buffer = ctx.body().buffer();
+    if (buffer == null || buffer.length() == 0) {
+      throw ServiceException.invalid("the request body must be a JSON object");
+    }
+    try {
+      Object value = io.vertx.core.json.Json.decodeValue(buffer);
+      if (value instanceof JsonObject obj) {
+        return obj;
+      }
+    } catch (DecodeException e) {
+      throw ServiceException.invalid("malformed JSON in the request body");
+    }
+    throw ServiceException.invalid("the request body must be a JSON object");
+  }
+
+  private static JsonObject pathId(RoutingContext ctx) {
+    return new JsonObject().put("conversationId", ctx.pathParam("id"));
+  }
+
+  private static JsonObject bodyWithId(RoutingContext ctx) {
+    return body(ctx).put("conversationId", ctx.pathParam("id"));
+  }
+
+  private static JsonObject pageQuery(RoutingContext ctx) {
+    JsonObject p = pathId(ctx);
+    for (String name : new String[] {"before", "after", "limit"}) {
+      String raw = ctx.request().getParam(name);
+      if (raw != null && !raw.isEmpty()) {
+        try {
+          p.put(name, Long.parseLong(raw));
+        } catch (NumberFormatException e) {
+          throw new ServiceException(ErrorCode.INVALID_REQUEST, "'" + name + "' must be a whole number");
+        }
+      }
+    }
+    return p;
+  }
+
+}

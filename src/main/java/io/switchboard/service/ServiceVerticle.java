@@ -1,0 +1,65 @@
+package io.switchboard.service;
+
+import io.switchboard.protocol.Addresses;
+import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.ServiceException;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Base of the service verticles: registers one consumer per command type on
+ * {@code sb.cmd.<type>}, decodes the {@link Command}, and answers with the reply envelope or a
+ * failure whose code is the {@link ErrorCode}'s status. Exceptions thrown by a handler become
+ * failures too, so no command goes unanswered.
+ */
+public abstract class ServiceVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceVerticle.class);
+
+  private final List<MessageConsumer<JsonObject>> consumers = new ArrayList<>();
+
+  /** Registers the handler of one command type. */
+  protected void handle(String type, Function<Command, Future<Envelope>> handler) {
+    consumers.add(vertx.eventBus().consumer(Addresses.command(type), msg -> dispatch(type, handler, msg)));
+  }
+
+  /** Completes when every registration has reached the cluster. */
+  protected Future<Void> registered() {
+    return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();
+  }
+
+  /** Publishes an event envelope on an address. */
+  protected void publish(String address, String type, JsonObject payload) {
+    vertx.eventBus().publish(address, Envelope.of(type, payload).toJson());
+  }
+
+  private void dispatch(String type, Function<Command, Future<Envelope>> handler, Message<JsonObject> msg) {
+    Future<Envelope> result;
+    try {
+      result = handler.apply(Command.fromJson(type, msg.body()));
+    } catch (RuntimeException e) {
+      result = Future.failedFuture(e);
+    }
+    result.onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(ar.result().toJson());
+        return;
+      }
+      ServiceException se = ServiceException.from(ar.cause());
+      if (se.code() == ErrorCode.INTERNAL && !(ar.cause() instanceof ServiceException)) {
+        LOG.error("command {} failed", type, ar.cause());
+      }
+      msg.fail(se.code().status(), se.getMessage());
+    });
+  }
+}

@@ -1,0 +1,46 @@
+package io.switchboard.store;
+
+import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.ServiceException;
+import io.vertx.core.Future;
+import io.vertx.pgclient.PgException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.OffsetDateTime;
+
+/** Helpers shared by the store classes: failure mapping and value conversion. */
+public final class Db {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Db.class);
+
+  private Db() {
+  }
+
+  /**
+   * Maps a database failure to a client-facing one. Connection problems, a full pool queue or
+   * a database shutting down are {@code unavailable} (nothing was committed, retry later);
+   * anything else from PostgreSQL is a bug, logged here once and answered as {@code internal}.
+   */
+  public static <T> Future<T> failure(Throwable t) {
+    if (t instanceof ServiceException) {
+      return Future.failedFuture(t);
+    }
+    if (t instanceof PgException pg) {
+      String state = pg.getSqlState() == null ? "" : pg.getSqlState();
+      if (state.startsWith("08") || state.startsWith("57") || state.startsWith("53")) {
+        LOG.warn("database unavailable: {} ({})", pg.getMessage(), state);
+        return Future.failedFuture(new ServiceException(ErrorCode.UNAVAILABLE, "database unavailable, try again"));
+      }
+      LOG.error("database error {}", state, pg);
+      return Future.failedFuture(new ServiceException(ErrorCode.INTERNAL, "internal error"));
+    }
+    LOG.warn("database unavailable: {}", t.toString());
+    return Future.failedFuture(new ServiceException(ErrorCode.UNAVAILABLE, "database unavailable, try again"));
+  }
+
+  /** A timestamptz column as the wire's ISO-8601 UTC text. */
+  public static String timestamp(OffsetDateTime t) {
+    return t == null ? null : io.switchboard.protocol.Envelope.format(t.toInstant());
+  }
+}

@@ -1,0 +1,185 @@
+package io.switchboard.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+
+/** SQL of the timeline: messages (user and system) and read positions (DESIGN §3). */
+public final class MessageStore {
+
+  static final String COLUMNS =
+    "conversation_id, seq, id, sender_id, kind, content::text AS content, reply_to, client_message_id, created_at";
+  static final String BY_CLIENT_ID =
+    "SELECT " + COLUMNS + " FROM messages WHERE sender_id = $1 AND client_message_id = $2";
+  /** Allocates the next seq only when the sender is a current member: one statement, one row lock. */
+  static final String NEXT_SEQ_FOR_MEMBER = """
+    UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
+    WHERE id = $1 AND EXISTS (
+      SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL)
+    RETURNING last_seq""";
+  static final String INSERT = """
+    INSERT INTO messages (conversation_id, seq, id, sender_id, kind, content, reply_to, client_message_id)
+    VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8)
+    ON CONFLICT (sender_id, client_message_id) DO NOTHING
+    RETURNING created_at""";
+  static final String READ_OWN = """
+    UPDATE members SET last_read_seq = GREATEST(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2""";
+  static final String LATEST =
+    "SELECT " + COLUMNS + " FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2";
+  static final String BEFORE =
+    "SELECT " + COLUMNS + " FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+  static final String AFTER =
+    "SELECT " + COLUMNS + " FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3";
+  static final String BETWEEN = "SELECT " + COLUMNS
+    + " FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4";
+  /** Moves a read position forward only, never past the last seq; returns the new and the old one. */
+  static final String MARK_READ = """
+    WITH old AS (
+      SELECT m.last_read_seq FROM members m
+      WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.left_seq IS NULL FOR UPDATE)
+    UPDATE members m SET last_read_seq = GREATEST(m.last_read_seq, LEAST($3, c.last_seq))
+    FROM conversations c, old
+    WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = $1
+    RETURNING m.last_read_seq, old.last_read_seq AS previous""";
+  static final String UNREAD = """
+    SELECT count(*) FROM messages x JOIN members m ON m.conversation_id = x.conversation_id AND m.user_id = $2
+    WHERE x.conversation_id = $1 AND x.seq > m.last_read_seq AND x.sender_id <> $2 AND x.kind <> 'system'""";
+
+  private MessageStore() {
+  }
+
+  /** A message to insert at an allocated seq. */
+  public record NewMessage(UUID conversationId, String senderId, String kind, Object content, Long replyTo,
+                           String clientMessageId) {
+  }
+
+  public static Future<JsonObject> findByClientId(SqlClient db, String senderId, String clientMessageId) {
+    return db.preparedQuery(BY_CLIENT_ID).execute(Tuple.of(senderId, clientMessageId))
+      .map(rows -> rows.size() == 0 ? null : json(rows.iterator().next()));
+  }
+
+  /** The next seq when the sender is a member, or null when not (or no such conversation). */
+  public static Future<Long> nextSeqForMember(SqlConnection conn, UUID conversationId, String userId) {
+    return conn.preparedQuery(NEXT_SEQ_FOR_MEMBER).execute(Tuple.of(conversationId, userId))
+      .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getLong(0));
+  }
+
+  /** Inserts at {@code seq}; null when the (sender, clientMessageId) pair already exists. */
+  public static Future<JsonObject> insert(SqlConnection conn, NewMessage m, long seq) {
+    UUID id = UUID.randomUUID();
+    Tuple params = Tuple.tuple()
+      .addValue(m.conversationId()).addLong(seq).addValue(id).addString(m.senderId()).addString(m.kind())
+      .addString(Json.encode(m.content())).addValue(m.replyTo()).addString(m.clientMessageId());
+    return conn.preparedQuery(INSERT).execute(params).map(rows -> {
+      if (rows.size() == 0) {
+        return null;
+      }
+      JsonObject out = new JsonObject()
+        .put("id", id.toString())
+        .put("conversationId", m.conversationId().toString())
+        .put("seq", seq)
+        .put("senderId", m.senderId())
+        .put("kind", m.kind())
+        .put("content", m.content());
+      if (m.replyTo() != null) {
+        out.put("replyTo", m.replyTo());
+      }
+      if (m.clientMessageId() != null) {
+        out.put("clientMessageId", m.clientMessageId());
+      }
+      return out.put("createdAt", Db.timestamp(rows.iterator().next().getOffsetDateTime(0)));
+    });
+  }
+
+  /** A sender has read their own message. */
+  public static Future<Void> readOwn(SqlConnection conn, UUID conversationId, String userId, long seq) {
+    return conn.preparedQuery(READ_OWN).execute(Tuple.of(conversationId, userId, seq)).mapEmpty();
+  }
+
+  /**
+   * A page of the timeline in ascending seq order: the {@code limit} items before {@code before},
+   * after {@code after}, between both, or the latest.
+   */
+  public static Future<List<JsonObject>> page(SqlClient db, UUID conversationId, Long before, Long after, int limit) {
+    Future<RowSet<Row>> rows;
+    boolean descending;
+    if (before != null && after != null) {
+      rows = db.preparedQuery(BETWEEN).execute(Tuple.of(conversationId, after, before, limit));
+      descending = false;
+    } else if (before != null) {
+      rows = db.preparedQuery(BEFORE).execute(Tuple.of(conversationId, before, limit));
+      descending = true;
+    } else if (after != null) {
+      rows = db.preparedQuery(AFTER).execute(Tuple.of(conversationId, after, limit));
+      descending = false;
+    } else {
+      rows = db.preparedQuery(LATEST).execute(Tuple.of(conversationId, limit));
+      descending = true;
+    }
+    return rows.map(set -> {
+      List<JsonObject> out = new ArrayList<>(set.size());
+      set.forEach(r -> out.add(json(r)));
+      if (descending) {
+        Collections.reverse(out);
+      }
+      return out;
+    });
+  }
+
+  /** Moves the read position forward; null when the caller is not a current member. */
+  public static Future<long[]> markRead(SqlClient db, UUID conversationId, String userId, long seq) {
+    return db.preparedQuery(MARK_READ).execute(Tuple.of(conversationId, userId, seq)).map(rows -> {
+      if (rows.size() == 0) {
+        return null;
+      }
+      Row r = rows.iterator().next();
+      return new long[] {r.getLong(0), r.getLong(1)};
+    });
+  }
+
+  public static Future<Long> unreadCount(SqlClient db, UUID conversationId, String userId) {
+    return db.preparedQuery(UNREAD).execute(Tuple.of(conversationId, userId))
+      .map(rows -> rows.iterator().next().getLong(0));
+  }
+
+  /** A system timeline item for a membership change. */
+  public static NewMessage system(UUID conversationId, String userId, String event) {
+    return new NewMessage(conversationId, userId, "system",
+      new JsonObject().put("event", event).put("userId", userId), null, null);
+  }
+
+  static JsonObject json(Row r) {
+    JsonObject out = new JsonObject()
+      .put("id", r.getUUID("id").toString())
+      .put("conversationId", r.getUUID("conversation_id").toString())
+      .put("seq", r.getLong("seq"))
+      .put("senderId", r.getString("sender_id"))
+      .put("kind", r.getString("kind"))
+      .put("content", Json.decodeValue(r.getString("content")));
+    Long replyTo = r.getLong("reply_to");
+    if (replyTo != null) {
+      out.put("replyTo", replyTo);
+    }
+    String clientId = r.getString("client_message_id");
+    if (clientId != null) {
+      out.put("clientMessageId", clientId);
+    }
+    return out.put("createdAt", Db.timestamp(r.getOffsetDateTime("created_at")));
+  }
+
+  /** Messages as a JSON array. */
+  public static JsonArray array(List<JsonObject> messages) {
+    return new JsonArray(new ArrayList<>(messages));
+  }
+}
