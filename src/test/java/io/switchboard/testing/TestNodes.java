@@ -1,0 +1,110 @@
+package io.switchboard.testing;
+
+import io.switchboard.Node;
+import io.switchboard.cluster.ClusterSetup;
+import io.switchboard.config.ConfigLoader;
+import io.switchboard.config.SwitchboardConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Real clustered nodes for tests: each test cluster has its own name and Hazelcast port range,
+ * so suites never join each other (or a node a developer runs). The shared one-node cluster is
+ * started once per JVM and reused by every REST suite.
+ */
+public final class TestNodes {
+
+  private static final AtomicInteger NEXT_PORT_BASE = new AtomicInteger(16000 + (int) (ProcessHandle.current().pid() % 400) * 40);
+  private static Node shared;
+
+  private TestNodes() {
+  }
+
+  /** One node with every role, shared by the suites of this JVM. */
+  public static synchronized Node shared() {
+    if (shared == null) {
+      TestCluster cluster = TestCluster.create();
+      shared = cluster.start(new JsonObject(), EnumSet.allOf(Node.Role.class));
+    }
+    return shared;
+  }
+
+  /** The HTTP port of a started node. */
+  public static int port(Node node) {
+    return node.context().config().http().port();
+  }
+
+  /** A free local TCP port. */
+  public static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      s.setReuseAddress(true);
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A cluster of one name and port range; members are started with {@link #start}. */
+  public static final class TestCluster {
+    private final String name;
+    private final int basePort;
+
+    private TestCluster(String name, int basePort) {
+      this.name = name;
+      this.basePort = basePort;
+    }
+
+    public static TestCluster create() {
+      return new TestCluster("sb-test-" + UUID.randomUUID(), NEXT_PORT_BASE.getAndAdd(10));
+    }
+
+    /** The configuration of a member: shared test database, a free HTTP port, this cluster. */
+    public SwitchboardConfig config(JsonObject overrides) {
+      JsonArray members = new JsonArray();
+      for (int p = basePort; p < basePort + 5; p++) {
+        members.add("127.0.0.1:" + p);
+      }
+      JsonObject base = new JsonObject()
+        .put("http", new JsonObject().put("port", freePort()).put("host", "127.0.0.1"))
+        .put("db", new JsonObject().put("url", TestDb.url()))
+        .put("cluster", new JsonObject()
+          .put("name", name)
+          .put("port", basePort)
+          .put("members", members));
+      return ConfigLoader.fromOverrides(base.mergeIn(overrides, true));
+    }
+
+    /** A clustered Vert.x instance joined to this cluster. */
+    public Vertx vertx(SwitchboardConfig config) {
+      return await(Vertx.builder()
+        .withClusterManager(ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds()))
+        .buildClustered());
+    }
+
+    /** Starts a member running {@code roles}. */
+    public Node start(JsonObject overrides, Set<Node.Role> roles) {
+      SwitchboardConfig config = config(overrides);
+      return await(Node.start(vertx(config), config, roles));
+    }
+  }
+
+  /** Waits for a future from a test thread. */
+  public static <T> T await(Future<T> future) {
+    try {
+      return future.await(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError("timed out", e);
+    }
+  }
+}
