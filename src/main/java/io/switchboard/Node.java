@@ -6,7 +6,10 @@ import io.switchboard.cluster.ClusterSetup;
 import io.switchboard.config.ConfigLoader;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.conversation.ConversationVerticle;
+import io.switchboard.gateway.Gateway;
 import io.switchboard.http.ConnectionCounts;
+import io.switchboard.stream.StreamVerticle;
+import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
@@ -108,6 +111,9 @@ public final class Node {
       DeploymentOptions services = new DeploymentOptions().setInstances(cores);
       all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()), services));
       all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()), services));
+      all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.config().sse().resumeWindowSeconds()),
+        services));
+      all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()), services));
     }
     // HTTP last: the port opens once the node can answer.
     Future<List<String>> first = Future.all(all).map(cf -> {
@@ -118,7 +124,8 @@ public final class Node {
     if (!roles.contains(Role.HTTP)) {
       return first;
     }
-    return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context),
+    Gateway gateway = new Gateway(vertx, context);
+    return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
         new DeploymentOptions().setInstances(cores))
       .map(id -> {
         ids.add(id);

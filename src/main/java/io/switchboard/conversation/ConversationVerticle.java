@@ -49,7 +49,15 @@ public final class ConversationVerticle extends ServiceVerticle {
     handle(Types.CREATE_GROUP, this::createGroup);
     handle(Types.JOIN_GROUP, this::joinGroup);
     handle(Types.LEAVE_CONVERSATION, this::leave);
+    handle(Types.JOIN_CONVERSATION, this::joinRoom);
     return registered();
+  }
+
+  /** Following a room's ephemeral events (typing) is for members only. */
+  private Future<Envelope> joinRoom(Command cmd) {
+    UUID id = Fields.conversationId(cmd.payload(), "conversationId");
+    return ConversationStore.requireMember(pool, id, cmd.userId()).recover(Db::failure)
+      .map(v -> Envelope.of(Types.CONVERSATION_JOINED, new JsonObject().put("conversationId", id.toString())));
   }
 
   private Future<Envelope> loadConversations(Command cmd) {

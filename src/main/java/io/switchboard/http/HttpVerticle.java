@@ -2,7 +2,10 @@ package io.switchboard.http;
 
 import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.gateway.Gateway;
 import io.switchboard.http.api.RestApi;
+import io.switchboard.http.sse.SseHandler;
+import io.switchboard.http.ws.WsHandler;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpMethod;
@@ -25,10 +28,12 @@ public final class HttpVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
 
   private final NodeContext node;
+  private final Gateway gateway;
   private HttpServer server;
 
-  public HttpVerticle(NodeContext node) {
+  public HttpVerticle(NodeContext node, Gateway gateway) {
     this.node = node;
+    this.gateway = gateway;
   }
 
   @Override
@@ -36,7 +41,10 @@ public final class HttpVerticle extends VerticleBase {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
     router.route().handler(cors(http));
-    new RestApi(vertx, node).mount(router);
+    WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
+    router.get("/api/ws").handler(ws);
+    router.get("/api/events").handler(new SseHandler(gateway, ws));
+    new RestApi(vertx, node, gateway).mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
     }
@@ -44,7 +52,13 @@ public final class HttpVerticle extends VerticleBase {
       .setHost(http.host())
       .setPort(http.port())
       .setCompressionSupported(true)
-      .setMaxFormAttributeSize(node.config().limits().frameBytes());
+      .setMaxFormAttributeSize(node.config().limits().frameBytes())
+      .setMaxWebSocketFrameSize(node.config().limits().frameBytes())
+      .setMaxWebSocketMessageSize(node.config().limits().frameBytes())
+      // No permessage-deflate: Vert.x gives Netty no bound on the inflated size, so a small
+      // compressed frame could inflate to tens of MiB.
+      .setPerMessageWebSocketCompressionSupported(false)
+      .setPerFrameWebSocketCompressionSupported(false);
     server = vertx.createHttpServer(options).requestHandler(router);
     return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
   }

@@ -59,6 +59,17 @@ public final class Types {
   public static final String CALL_RINGING = "call_ringing";
   public static final String CALL_ACCEPTED = "call_accepted";
 
+  /** Internal, never sent to clients: apply a topic subscription to every open stream of a user. */
+  public static final String STREAMS_SUBSCRIBE = "~subscribe";
+  /** Internal, never sent to clients: drop a topic subscription from every open stream of a user. */
+  public static final String STREAMS_UNSUBSCRIBE = "~unsubscribe";
+
+  /** Commands a client may send over WebSocket or a bridge and that a service answers. */
+  public static final Set<String> FORWARDED = Set.of(
+    LOAD_CONVERSATIONS, GET_CONVERSATION, CREATE_CONVERSATION, CREATE_GROUP, JOIN_GROUP, SEND_MESSAGE,
+    LOAD_MESSAGES, LOAD_MORE_MESSAGES, MARK_READ, TYPING_START, TYPING_STOP, CALL_OFFER, CALL_ANSWER,
+    CALL_DECLINE, CALL_END, ICE_CANDIDATE);
+
   /** Names a backend may not use as a published event name (SPEC §6). */
   public static final Set<String> RESERVED = Set.of(
     LOAD_CONVERSATIONS, GET_CONVERSATION, CREATE_CONVERSATION, CREATE_GROUP, JOIN_GROUP, JOIN_CONVERSATION,

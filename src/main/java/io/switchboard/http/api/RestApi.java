@@ -3,6 +3,10 @@ package io.switchboard.http.api;
 import io.switchboard.NodeContext;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.auth.Principal;
+import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.gateway.Gateway;
+import io.switchboard.protocol.Addresses;
+import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
@@ -36,8 +40,11 @@ public final class RestApi {
   private final Authenticator auth;
   private final CommandClient commands;
 
-  public RestApi(Vertx vertx, NodeContext node) {
+  private final Gateway gateway;
+
+  public RestApi(Vertx vertx, NodeContext node, Gateway gateway) {
     this.vertx = vertx;
+    this.gateway = gateway;
     this.node = node;
     this.auth = node.authenticator();
     this.commands = new CommandClient(vertx);
@@ -53,6 +60,11 @@ public final class RestApi {
 
     router.route("/api/conversations*").handler(this::authenticate);
     router.route("/api/groups*").handler(this::authenticate);
+    router.post("/api/events/subscribe").handler(this::authenticate);
+    router.post("/api/events/unsubscribe").handler(this::authenticate);
+    router.post("/api/publish").handler(this::publish);
+    router.post("/api/events/subscribe").handler(this::subscribeStreams);
+    router.post("/api/events/unsubscribe").handler(this::unsubscribeStreams);
 
     router.get("/api/conversations").handler(command(Types.LOAD_CONVERSATIONS, 200, ctx -> new JsonObject()));
     router.post("/api/conversations").handler(command(Types.CREATE_CONVERSATION, 201, RestApi::body));
@@ -61,10 +73,94 @@ public final class RestApi {
     router.post("/api/groups/join").handler(command(Types.JOIN_GROUP, 200, RestApi::body));
     router.post("/api/conversations/:id/leave")
       .handler(command(Types.LEAVE_CONVERSATION, 200, ctx -> pathId(ctx).put("membership", true)));
-    router.post("/api/conversations/:id/messages").handler(command(Types.SEND_MESSAGE, 201, RestApi::bodyWithId));
+    router.post("/api/conversations/:id/messages").handler(this::messageRate)
+      .handler(command(Types.SEND_MESSAGE, 201, RestApi::bodyWithId));
     router.get("/api/conversations/:id/messages").handler(command(Types.LOAD_MESSAGES, 200, RestApi::pageQuery));
     router.post("/api/conversations/:id/read").handler(command(Types.MARK_READ, 200, RestApi::bodyWithId));
   }
+
+  /** The per-user message rate (SPEC §8), counted on this node for every transport. */
+  private void messageRate(RoutingContext ctx) {
+    Principal principal = ctx.get(PRINCIPAL);
+    long retry = gateway.takeMessageToken(principal.userId());
+    if (retry > 0) {
+      ctx.response().putHeader("Retry-After", String.valueOf(retry));
+      HttpErrors.send(ctx, new ServiceException(ErrorCode.RATE_LIMITED, "too many messages; retry in " + retry + " s"));
+      return;
+    }
+    ctx.next();
+  }
+
+  /**
+   * {@code POST /api/events/subscribe}: checked once by the topic service, then applied to every
+   * open stream of the user on every node, through the user's own address.
+   */
+  private void subscribeStreams(RoutingContext ctx) {
+    Principal principal = ctx.get(PRINCIPAL);
+    JsonObject b;
+    try {
+      b = body(ctx);
+    } catch (ServiceException e) {
+      HttpErrors.send(ctx, e);
+      return;
+    }
+    commands.request(principal, Types.SUBSCRIBE, b).onComplete(ar -> {
+      if (ar.failed()) {
+        HttpErrors.send(ctx, ServiceException.from(ar.cause()));
+        return;
+      }
+      vertx.eventBus().publish(Addresses.user(principal.userId()),
+        Envelope.of(Types.STREAMS_SUBSCRIBE, ar.result().payload()).toJson());
+      reply(ctx, 200, ar.result());
+    });
+  }
+
+  private void unsubscribeStreams(RoutingContext ctx) {
+    Principal principal = ctx.get(PRINCIPAL);
+    try {
+      JsonObject b = body(ctx);
+      Fields.stringList(b, "topics", 1000, 200);
+      vertx.eventBus().publish(Addresses.user(principal.userId()),
+        Envelope.of(Types.STREAMS_UNSUBSCRIBE, b).toJson());
+      reply(ctx, 200, Envelope.of(Types.UNSUBSCRIBED, b));
+    } catch (ServiceException e) {
+      HttpErrors.send(ctx, e);
+    }
+  }
+
+  /** {@code POST /api/publish} with an API key of scope {@code publish} (SPEC §6). */
+  private void publish(RoutingContext ctx) {
+    String key = ctx.request().getHeader("X-API-Key");
+    if (key == null) {
+      key = ctx.request().getParam("apiKey");
+    }
+    var apiKey = auth.apiKey(key);
+    if (apiKey.isEmpty()) {
+      HttpErrors.send(ctx, new ServiceException(ErrorCode.UNAUTHORIZED, "a valid X-API-Key is required"));
+      return;
+    }
+    if (!apiKey.get().scopes().contains("publish")) {
+      HttpErrors.send(ctx, ServiceException.forbidden("this API key has no 'publish' scope"));
+      return;
+    }
+    JsonObject b;
+    try {
+      b = body(ctx);
+    } catch (ServiceException e) {
+      HttpErrors.send(ctx, e);
+      return;
+    }
+    commands.request(BACKEND, TopicVerticle.PUBLISH, b).onComplete(ar -> {
+      if (ar.succeeded()) {
+        reply(ctx, 200, ar.result());
+      } else {
+        HttpErrors.send(ctx, ServiceException.from(ar.cause()));
+      }
+    });
+  }
+
+  /** The principal of server-to-server calls made with an API key. */
+  static final Principal BACKEND = new Principal("~backend", null, java.util.List.of(), 0);
 
   /** Token from {@code Authorization: Bearer}, {@code X-Auth-Token}, or {@code ?token=}, in that order. */
   public static String token(HttpServerRequest request) {

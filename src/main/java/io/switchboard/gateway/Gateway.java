@@ -1,0 +1,144 @@
+package io.switchboard.gateway;
+
+import io.switchboard.NodeContext;
+import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.protocol.Addresses;
+import io.switchboard.service.CommandClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The node's connection registry (DESIGN §2): which local connections follow which event-bus
+ * address. It registers <em>one</em> consumer per address per node, reference-counted by the
+ * connections following it, and hands each event, encoded once, to every one of them.
+ */
+public final class Gateway {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+  private final Vertx vertx;
+  private final NodeContext node;
+  private final CommandClient commands;
+  private final Map<String, Route> routes = new ConcurrentHashMap<>();
+  private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
+  private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
+
+  public Gateway(Vertx vertx, NodeContext node) {
+    this.vertx = vertx;
+    this.node = node;
+    this.commands = new CommandClient(vertx);
+  }
+
+  /** One address followed by some local connections. */
+  private static final class Route {
+    final Set<Connection> members = ConcurrentHashMap.newKeySet();
+    MessageConsumer<JsonObject> consumer;
+    Future<Void> ready;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public NodeContext node() {
+    return node;
+  }
+
+  public SwitchboardConfig config() {
+    return node.config();
+  }
+
+  public CommandClient commands() {
+    return commands;
+  }
+
+  /** Adds {@code c} to the followers of {@code address}; completes once the cluster routes it here. */
+  public Future<Void> follow(Connection c, String address) {
+    Route route = routes.compute(address, (key, existing) -> {
+      Route r = existing != null ? existing : new Route();
+      if (existing == null) {
+        r.consumer = vertx.eventBus().consumer(key, msg -> {
+          Event event;
+          try {
+            event = Event.of(msg.body());
+          } catch (RuntimeException e) {
+            LOG.warn("dropping a malformed event on {}", key);
+            return;
+          }
+          for (Connection member : r.members) {
+            member.offer(event);
+          }
+        });
+        r.ready = r.consumer.completion();
+      }
+      r.members.add(c);
+      return r;
+    });
+    return route.ready;
+  }
+
+  /** Removes {@code c}; the last follower's leaving unregisters the node's consumer. */
+  public void unfollow(Connection c, String address) {
+    routes.computeIfPresent(address, (key, r) -> {
+      r.members.remove(c);
+      if (r.members.isEmpty()) {
+        r.consumer.unregister();
+        return null;
+      }
+      return r;
+    });
+  }
+
+  /** Registers a new connection of a user; beyond the per-user limit the oldest is replaced. */
+  void register(Connection c) {
+    Connection evicted = null;
+    Deque<Connection> list = byUser.computeIfAbsent(c.userId(), k -> new ArrayDeque<>());
+    synchronized (list) {
+      list.addLast(c);
+      if (list.size() > config().limits().connectionsPerUser()) {
+        evicted = list.pollFirst();
+      }
+    }
+    if (evicted != null) {
+      evicted.closeFromAnyThread(Connection.CLOSE_NORMAL, "replaced");
+    }
+  }
+
+  void unregister(Connection c) {
+    byUser.computeIfPresent(c.userId(), (k, list) -> {
+      synchronized (list) {
+        list.remove(c);
+        return list.isEmpty() ? null : list;
+      }
+    });
+  }
+
+  /** The per-user message rate limit (counted on this node): 0 when allowed, else seconds to wait. */
+  public long takeMessageToken(String userId) {
+    TokenBucket bucket = messageBuckets.computeIfAbsent(userId,
+      k -> new TokenBucket(config().limits().messagesPerSecond(), config().limits().messageBurst()));
+    synchronized (bucket) {
+      return bucket.take();
+    }
+  }
+
+  /** How many addresses this node follows (stats). */
+  public int routeCount() {
+    return routes.size();
+  }
+
+  /** Addresses of a user's own events. */
+  static String userAddress(String userId) {
+    return Addresses.user(userId);
+  }
+}
