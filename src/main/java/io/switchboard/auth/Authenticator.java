@@ -10,6 +10,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.JWTOptions;
 import io.vertx.ext.auth.PubSecKeyOptions;
+import io.vertx.ext.auth.User;
 import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.auth.jwt.JWTAuthOptions;
@@ -53,7 +54,8 @@ public final class Authenticator {
     for (String pem : auth.publicKeys()) {
       options.addPubSecKey(new PubSecKeyOptions().setAlgorithm(algorithmOf(pem)).setBuffer(pem));
     }
-    if (options.getPubSecKeys().isEmpty()) {
+    // JWTAuthOptions has no key list at all until a key is added.
+    if (options.getPubSecKeys() == null || options.getPubSecKeys().isEmpty()) {
       throw new ConfigException("no usable JWT key: set auth.jwtSecret or auth.publicKeys");
     }
     if (auth.devTokens() && auth.jwtSecret().isBlank()) {
@@ -84,10 +86,20 @@ public final class Authenticator {
     if (alg == null || alg.equalsIgnoreCase("none")) {
       return Future.failedFuture(unauthorized("unsigned or malformed token"));
     }
-    return jwt.authenticate(new TokenCredentials(token))
+    Future<User> verified;
+    try {
+      verified = jwt.authenticate(new TokenCredentials(token));
+    } catch (RuntimeException e) {
+      // vertx-auth-jwt throws, rather than fails, on a signed token whose exp/nbf/iat is not a
+      // number (ClassCastException); that is a bad token, not a server error.
+      verified = Future.failedFuture(e);
+    }
+    return verified
       .recover(t -> Future.failedFuture(unauthorized("invalid token")))
       .compose(user -> {
-        JsonObject claims = user.principal();
+        // vertx-auth-jwt moves exp/iat/nbf out of the principal; the full claim set is the
+        // "accessToken" attribute.
+        JsonObject claims = user.attributes().getJsonObject("accessToken", user.principal());
         Object sub = claims.getValue("sub");
         if (!(sub instanceof String s) || !USER_ID.matcher(s).matches()) {
           return Future.failedFuture(unauthorized("token has no valid 'sub'"));
