@@ -52,12 +52,14 @@ public final class Node {
   private final NodeContext context;
   private final EmbeddedPostgres embedded;
   private final List<String> deployments;
+  private final Gateway gateway;
 
-  private Node(Vertx vertx, NodeContext context, EmbeddedPostgres embedded, List<String> deployments) {
+  private Node(Vertx vertx, NodeContext context, EmbeddedPostgres embedded, List<String> deployments, Gateway gateway) {
     this.vertx = vertx;
     this.context = context;
     this.embedded = embedded;
     this.deployments = deployments;
+    this.gateway = gateway;
   }
 
   /** Builds a clustered Vert.x instance from {@code cluster.*} and starts every role on it. */
@@ -87,8 +89,10 @@ public final class Node {
       return Migrations.run(pool)
         .compose(v -> Database.databaseId(pool))
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
-        .compose(v -> deploy(vertx, context, roles))
-        .map(ids -> new Node(vertx, context, db.embedded(), ids))
+        .compose(v -> {
+          Gateway gateway = roles.contains(Role.HTTP) ? new Gateway(vertx, context) : null;
+          return deploy(vertx, context, roles, gateway).map(ids -> new Node(vertx, context, db.embedded(), ids, gateway));
+        })
         .recover(t -> pool.close().eventually(() -> stopEmbedded(vertx, db.embedded()))
           .transform(ignored -> Future.failedFuture(t)));
     }).onSuccess(node -> {
@@ -104,7 +108,7 @@ public final class Node {
     });
   }
 
-  private static Future<List<String>> deploy(Vertx vertx, NodeContext context, Set<Role> roles) {
+  private static Future<List<String>> deploy(Vertx vertx, NodeContext context, Set<Role> roles, Gateway gateway) {
     int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
     List<Future<String>> all = new ArrayList<>();
     if (roles.contains(Role.SERVICES)) {
@@ -124,13 +128,17 @@ public final class Node {
     if (!roles.contains(Role.HTTP)) {
       return first;
     }
-    Gateway gateway = new Gateway(vertx, context);
     return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
         new DeploymentOptions().setInstances(cores))
       .map(id -> {
         ids.add(id);
         return ids;
       }));
+  }
+
+  /** The node's connection registry (null on a node without the HTTP role). */
+  public Gateway gateway() {
+    return gateway;
   }
 
   public Vertx vertx() {
@@ -152,7 +160,10 @@ public final class Node {
   public Future<Void> stop() {
     Future<Void> withdraw = embedded == null ? Future.succeededFuture()
       : ClusterDatabase.withdraw(vertx).otherwise((Void) null);
-    Future<Void> released = withdraw
+    Future<Void> drained = gateway == null ? Future.succeededFuture()
+      : gateway.drain(context.config().drainSeconds() * 1000L);
+    Future<Void> released = drained
+      .compose(v -> withdraw)
       .compose(v -> Future.join(deployments.stream().map(vertx::undeploy).toList()).<Void>mapEmpty())
       .otherwise((Void) null)
       .compose(v -> context.pool().close().otherwise((Void) null))

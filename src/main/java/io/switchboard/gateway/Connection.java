@@ -226,6 +226,9 @@ public abstract class Connection {
     if (closed) {
       return;
     }
+    if (code == CLOSE_RESTART) {
+      sendNow(Event.of(Envelope.of(Types.RECONNECT, new JsonObject().put("reason", reason)).toJson()));
+    }
     released();
     try {
       terminate(code, reason);
@@ -410,6 +413,21 @@ public abstract class Connection {
       if (held.containsKey(conv)) {
         scheduleFill(conv);
       }
+    });
+  }
+
+  /** The sweep saw items of {@code conv} up to {@code last} in PostgreSQL that never came live. */
+  void nudge(String conv, long last) {
+    context.runOnContext(v -> {
+      Long position = positions.get(conv);
+      if (closed || !live || position == null || position >= last || filling.contains(conv)) {
+        return;
+      }
+      filling.add(conv);
+      catchUp(conv, position, FILL_PAGE).onComplete(ar -> {
+        filling.remove(conv);
+        drain(conv);
+      });
     });
   }
 

@@ -11,7 +11,13 @@ import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.vertx.core.Promise;
+import io.vertx.sqlclient.Tuple;
+
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
 import java.util.Deque;
 import java.util.Map;
 import java.util.Set;
@@ -32,11 +38,79 @@ public final class Gateway {
   private final Map<String, Route> routes = new ConcurrentHashMap<>();
   private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
+  private final long sweeper;
+
+  /** How often followed conversations are checked for items committed but never published. */
+  static final long SWEEP_MS = 2000;
+  static final String LAST_SEQS = "SELECT id, last_seq FROM conversations WHERE id = ANY($1)";
 
   public Gateway(Vertx vertx, NodeContext node) {
     this.vertx = vertx;
     this.node = node;
     this.commands = new CommandClient(vertx);
+    this.sweeper = vertx.setPeriodic(SWEEP_MS, SWEEP_MS, id -> sweep());
+  }
+
+  /**
+   * The commit-then-crash hole (DESIGN §4): a node can die after COMMIT and before its publish,
+   * and if that was a conversation's last item no later event reveals the gap. Every
+   * {@link #SWEEP_MS} this node compares, for the conversations it follows, PostgreSQL's last
+   * seq with the last seq seen on the bus; a difference that persists across two sweeps (so
+   * is not just in flight) makes each follower read what it misses.
+   */
+  private void sweep() {
+    List<String> ids = new ArrayList<>();
+    routes.forEach((address, route) -> {
+      if (address.startsWith(Addresses.CONVERSATION_PREFIX)) {
+        ids.add(address.substring(Addresses.CONVERSATION_PREFIX.length()));
+      }
+    });
+    if (ids.isEmpty()) {
+      return;
+    }
+    UUID[] uuids = ids.stream().map(UUID::fromString).toArray(UUID[]::new);
+    node.pool().preparedQuery(LAST_SEQS).execute(Tuple.of(uuids)).onSuccess(rows -> rows.forEach(row -> {
+      String id = row.getUUID(0).toString();
+      long last = row.getLong(1);
+      Route route = routes.get(Addresses.conversation(id));
+      if (route == null || last <= route.seen) {
+        return;
+      }
+      if (route.suspect != last) {
+        route.suspect = last;
+        return;
+      }
+      route.seen = last;
+      for (Connection member : route.members) {
+        member.nudge(id, last);
+      }
+    })).onFailure(t -> LOG.debug("sweep skipped: {}", t.toString()));
+  }
+
+  /**
+   * Graceful shutdown (SPEC §9): every local client is told to reconnect (WebSocket close 1012)
+   * and resumes on another node by its cursor; completes when all are gone or after the drain.
+   */
+  public Future<Void> drain(long timeoutMs) {
+    vertx.cancelTimer(sweeper);
+    List<Connection> all = new ArrayList<>();
+    byUser.values().forEach(list -> {
+      synchronized (list) {
+        all.addAll(list);
+      }
+    });
+    for (Connection c : all) {
+      c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
+    }
+    Promise<Void> done = Promise.promise();
+    long started = System.currentTimeMillis();
+    vertx.setPeriodic(50, id -> {
+      if (byUser.isEmpty() || System.currentTimeMillis() - started > timeoutMs) {
+        vertx.cancelTimer(id);
+        done.tryComplete();
+      }
+    });
+    return done.future();
   }
 
   /** One address followed by some local connections. */
@@ -44,6 +118,9 @@ public final class Gateway {
     final Set<Connection> members = ConcurrentHashMap.newKeySet();
     MessageConsumer<JsonObject> consumer;
     Future<Void> ready;
+    /** Highest timeline seq seen on the bus (conversation routes), and a suspected stale one. */
+    volatile long seen;
+    volatile long suspect;
   }
 
   public Vertx vertx() {
@@ -74,6 +151,9 @@ public final class Gateway {
           } catch (RuntimeException e) {
             LOG.warn("dropping a malformed event on {}", key);
             return;
+          }
+          if (event.durable() && event.seq() > r.seen) {
+            r.seen = event.seq();
           }
           for (Connection member : r.members) {
             member.offer(event);
