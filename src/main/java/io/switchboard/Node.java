@@ -86,14 +86,22 @@ public final class Node {
     return ClusterDatabase.resolve(vertx, config).compose(db -> {
       Pool pool = Database.pool(vertx, db.url(), config.db());
       NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, new ConnectionCounts());
-      return Migrations.run(pool)
-        .compose(v -> Database.databaseId(pool))
+      Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
+      return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
         .compose(v -> {
           Gateway gateway = roles.contains(Role.HTTP) ? new Gateway(vertx, context) : null;
-          return deploy(vertx, context, roles, gateway).map(ids -> new Node(vertx, context, db.embedded(), ids, gateway));
+          return deploy(vertx, context, roles, gateway)
+            .map(ids -> new Node(vertx, context, db.embedded(), ids, gateway))
+            .onFailure(t -> {
+              if (gateway != null) {
+                gateway.drain(0);
+              }
+            });
         })
-        .recover(t -> pool.close().eventually(() -> stopEmbedded(vertx, db.embedded()))
+        .recover(t -> abandon(vertx, db, databaseId)
+          .compose(v -> pool.close())
+          .eventually(() -> stopEmbedded(vertx, db.embedded()))
           .transform(ignored -> Future.failedFuture(t)));
     }).onSuccess(node -> {
       LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
@@ -173,6 +181,15 @@ public final class Node {
     Promise<Void> closed = Promise.promise();
     released.onComplete(ignored -> new Thread(() -> vertx.close().onComplete(closed), "switchboard-close").start());
     return closed.future();
+  }
+
+  /** A node that started an embedded database and failed to start withdraws its announcement. */
+  private static Future<Void> abandon(Vertx vertx, ClusterDatabase.Resolved db, Future<String> databaseId) {
+    if (db.embedded() == null) {
+      return Future.succeededFuture();
+    }
+    String id = databaseId.succeeded() ? databaseId.result() : null;
+    return ClusterDatabase.abandon(vertx, db.url(), id).otherwise((Void) null);
   }
 
   private static Future<Void> stopEmbedded(Vertx vertx, EmbeddedPostgres pg) {

@@ -72,6 +72,19 @@ public final class ClusterDatabase {
       .mapEmpty();
   }
 
+  /**
+   * Takes back what a node that started an embedded database announced, when that node fails to
+   * start after all: its URL and, if it was the first to record it, its database identity. Entries
+   * that are not its own stay. Without this, the next node would use the stopped database (or be
+   * refused for not matching it) until the whole cluster restarts.
+   */
+  public static Future<Void> abandon(Vertx vertx, String url, String databaseId) {
+    return vertx.sharedData().<String, String>getAsyncMap(MAP)
+      .compose(map -> map.removeIfPresent(EMBEDDED_URL, url)
+        .compose(v -> databaseId == null ? Future.succeededFuture() : map.removeIfPresent(DATABASE_ID, databaseId)))
+      .mapEmpty();
+  }
+
   private static Future<Void> release(Lock lock) {
     lock.release();
     return Future.succeededFuture();

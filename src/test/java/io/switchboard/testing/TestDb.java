@@ -6,6 +6,7 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** The one embedded PostgreSQL of a test JVM, started on first use and shared by every suite. */
 public final class TestDb {
@@ -29,6 +30,24 @@ public final class TestDb {
       return EmbeddedPostgres.builder()
         .setDataDirectory(Files.createTempDirectory("sb-test-pg"))
         .setCleanDataDirectory(true)
+        .setServerConfig("max_connections", "300")
+        .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Starts a private embedded PostgreSQL on {@code port} (0: any free port) whose files in
+   * {@code dataDir} outlive {@code close()}, so that calling this again with the port and the
+   * directory of a stopped one restarts the same database (for outage tests).
+   */
+  public static EmbeddedPostgres start(Path dataDir, int port) {
+    try {
+      return EmbeddedPostgres.builder()
+        .setDataDirectory(dataDir)
+        .setCleanDataDirectory(false)
+        .setPort(port)
         .setServerConfig("max_connections", "300")
         .start();
     } catch (IOException e) {
