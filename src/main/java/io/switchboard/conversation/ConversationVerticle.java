@@ -88,9 +88,8 @@ public final class ConversationVerticle extends ServiceVerticle {
       throw ServiceException.invalid("a direct conversation needs exactly one other participant in 'participantIds'");
     }
     String other = others.get(0);
-    return pool.withTransaction(conn -> ConversationStore.upsertUser(conn, cmd.userId(), cmd.principal().name())
-        .compose(v -> ConversationStore.ensureUsers(conn, others))
-        .compose(v -> ConversationStore.createDirect(conn, cmd.userId(), other)))
+    return recordUsers(cmd, others)
+      .compose(v -> pool.withTransaction(conn -> ConversationStore.createDirect(conn, cmd.userId(), other)))
       .recover(Db::failure)
       .compose(created -> ConversationStore.get(pool, created.id(), cmd.userId()).recover(Db::failure)
         .map(view -> {
@@ -105,9 +104,8 @@ public final class ConversationVerticle extends ServiceVerticle {
     String name = Fields.requiredString(cmd.payload(), "name", MAX_NAME).strip();
     List<String> others = participants(cmd);
     String invite = inviteCode();
-    return pool.withTransaction(conn -> ConversationStore.upsertUser(conn, cmd.userId(), cmd.principal().name())
-        .compose(v -> ConversationStore.ensureUsers(conn, others))
-        .compose(v -> ConversationStore.createGroup(conn, name, invite, cmd.userId(), others)))
+    return recordUsers(cmd, others)
+      .compose(v -> pool.withTransaction(conn -> ConversationStore.createGroup(conn, name, invite, cmd.userId(), others)))
       .recover(Db::failure)
       .compose(id -> ConversationStore.get(pool, id, cmd.userId()).recover(Db::failure))
       .map(view -> {
@@ -174,6 +172,17 @@ public final class ConversationVerticle extends ServiceVerticle {
         return Envelope.of(Types.CONVERSATION_LEFT,
           new JsonObject().put("conversationId", id.toString()).put("seq", msg.getLong("seq")));
       });
+  }
+
+  /**
+   * Records the caller's display name and makes sure the other users exist, each statement on its
+   * own, before the conversation's transaction. Inside it, two users creating a conversation with
+   * each other at the same moment deadlocked: each transaction held its caller's user row and
+   * waited for the other's.
+   */
+  private Future<Void> recordUsers(Command cmd, List<String> others) {
+    return ConversationStore.upsertUser(pool, cmd.userId(), cmd.principal().name())
+      .compose(v -> ConversationStore.ensureUsers(pool, others));
   }
 
   /** Tells every member of a new conversation, on their user address (they follow no room yet). */

@@ -37,7 +37,9 @@ public final class ConversationStore {
   static final String UPSERT_USER = """
     INSERT INTO users (id, name) VALUES ($1, $2)
     ON CONFLICT (id) DO UPDATE SET name = COALESCE(EXCLUDED.name, users.name)""";
-  static final String ENSURE_USERS = "INSERT INTO users (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING";
+  /** Inserts in id order, so two concurrent calls with overlapping new ids wait for each other instead of deadlocking. */
+  static final String ENSURE_USERS = """
+    INSERT INTO users (id) SELECT u FROM unnest($1::text[]) AS t(u) ORDER BY u ON CONFLICT (id) DO NOTHING""";
   static final String INSERT_DIRECT = """
     INSERT INTO conversations (id, kind, direct_key, created_by) VALUES ($1, 'direct', $2, $3)
     ON CONFLICT (direct_key) DO NOTHING RETURNING id""";

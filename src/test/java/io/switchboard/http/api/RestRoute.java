@@ -1,0 +1,86 @@
+package io.switchboard.http.api;
+
+import io.switchboard.testing.Api;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpRequest;
+import io.vertx.ext.web.client.HttpResponse;
+
+import java.util.List;
+
+import static io.switchboard.testing.TestNodes.await;
+
+/**
+ * One authenticated REST command of SPEC §3 as the tests call it: method, path ({@code {id}}
+ * stands for a conversation id) and a body that would be valid for a member. The tables below
+ * let the cross-cutting suites (authentication, access, bad input) cover every command.
+ */
+record RestRoute(HttpMethod method, String path, JsonObject body) {
+
+  static final RestRoute LIST = new RestRoute(HttpMethod.GET, "/api/conversations", null);
+  static final RestRoute CREATE = new RestRoute(HttpMethod.POST, "/api/conversations",
+    new JsonObject().put("type", "group").put("name", "Route test"));
+  static final RestRoute GET = new RestRoute(HttpMethod.GET, "/api/conversations/{id}", null);
+  static final RestRoute CREATE_GROUP = new RestRoute(HttpMethod.POST, "/api/groups",
+    new JsonObject().put("name", "Route test"));
+  static final RestRoute JOIN = new RestRoute(HttpMethod.POST, "/api/groups/join",
+    new JsonObject().put("inviteCode", "no-such-code"));
+  static final RestRoute LEAVE = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/leave", null);
+  static final RestRoute SEND = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/messages",
+    new JsonObject().put("content", "hello"));
+  static final RestRoute HISTORY = new RestRoute(HttpMethod.GET, "/api/conversations/{id}/messages", null);
+  static final RestRoute READ = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/read",
+    new JsonObject().put("seq", 1));
+
+  /** Every command that needs a token. */
+  static List<RestRoute> authenticated() {
+    return List.of(LIST, CREATE, GET, CREATE_GROUP, JOIN, LEAVE, SEND, HISTORY, READ);
+  }
+
+  /** Every command addressed to one conversation by the id in its path. */
+  static List<RestRoute> conversationScoped() {
+    return List.of(GET, LEAVE, SEND, HISTORY, READ);
+  }
+
+  /** Every command that reads a JSON body. */
+  static List<RestRoute> withBody() {
+    return List.of(CREATE, CREATE_GROUP, JOIN, SEND, READ);
+  }
+
+  /** The path with {@code {id}} replaced. */
+  String at(String conversationId) {
+    return path.replace("{id}", conversationId);
+  }
+
+  /** An unsent request for {@code conversationId}, without credentials. */
+  HttpRequest<Buffer> request(Api api, String conversationId) {
+    return api.client().request(method, at(conversationId));
+  }
+
+  /** Sends the route's valid body (if any) with a Bearer token (none when null). */
+  HttpResponse<Buffer> call(Api api, String conversationId, String token) {
+    HttpRequest<Buffer> req = request(api, conversationId);
+    if (token != null) {
+      req.bearerTokenAuthentication(token);
+    }
+    return send(req);
+  }
+
+  /** Sends the route's valid body (if any) on a prepared request. */
+  HttpResponse<Buffer> send(HttpRequest<Buffer> req) {
+    return await(body == null ? req.send() : req.sendJsonObject(body));
+  }
+
+  /** Sends raw bytes as an {@code application/json} body with a Bearer token. */
+  HttpResponse<Buffer> callRaw(Api api, String conversationId, String token, String raw) {
+    HttpRequest<Buffer> req = request(api, conversationId).putHeader("Content-Type", "application/json");
+    req.bearerTokenAuthentication(token);
+    return await(req.sendBuffer(Buffer.buffer(raw)));
+  }
+
+  @Override
+  public String toString() {
+    return method + " " + path;
+  }
+}
