@@ -31,11 +31,15 @@ public final class TestNodes {
   private TestNodes() {
   }
 
-  /** One node with every role, shared by the suites of this JVM. */
+  /** One node with every role, shared by the suites of this JVM (rate limits lifted). */
   public static synchronized Node shared() {
     if (shared == null) {
       TestCluster cluster = TestCluster.create();
-      shared = cluster.start(new JsonObject(), EnumSet.allOf(Node.Role.class));
+      // Suites hammer it from few users; the rate limits have their own tests on dedicated nodes.
+      JsonObject generous = new JsonObject().put("limits", new JsonObject()
+        .put("messagesPerSecond", 100_000).put("messageBurst", 100_000)
+        .put("commandsPerSecond", 100_000).put("commandBurst", 100_000));
+      shared = cluster.start(generous, EnumSet.allOf(Node.Role.class));
     }
     return shared;
   }
