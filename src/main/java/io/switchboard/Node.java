@@ -64,7 +64,13 @@ public final class Node {
 
   /** Builds a clustered Vert.x instance from {@code cluster.*} and starts every role on it. */
   public static Future<Node> start(SwitchboardConfig config) {
-    ClusterManager clusterManager = ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds());
+    ClusterManager clusterManager;
+    try {
+      Authenticator.check(config.auth());
+      clusterManager = ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds());
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
     return Vertx.builder()
       .with(new VertxOptions())
       .withClusterManager(clusterManager)

@@ -74,6 +74,20 @@ public final class Authenticator {
     this.apiKeys = auth.apiKeys();
   }
 
+  /**
+   * The key checks that need no Vert.x instance, so a node refuses a keyless configuration
+   * before it joins a cluster.
+   */
+  public static void check(SwitchboardConfig.Auth auth) {
+    if (auth.jwtSecret().isBlank() && auth.publicKeys().isEmpty()) {
+      throw new ConfigException("no usable JWT key: set auth.jwtSecret or auth.publicKeys");
+    }
+    if (auth.devTokens() && auth.jwtSecret().isBlank()) {
+      throw new ConfigException("auth.devTokens needs auth.jwtSecret to sign development tokens");
+    }
+    auth.publicKeys().forEach(Authenticator::algorithmOf);
+  }
+
   /** Verifies a JWT; fails with {@code unauthorized} and a reason that never echoes the token. */
   public Future<Principal> authenticate(String token) {
     if (token == null || token.isBlank()) {
