@@ -60,6 +60,7 @@ public abstract class Connection {
 
   protected final Gateway gateway;
   protected final Context context;
+  private final String id = java.util.UUID.randomUUID().toString();
   protected final Vertx vertx;
   private final ConnectionCounts.Transport transport;
   protected Principal principal;
@@ -103,6 +104,11 @@ public abstract class Connection {
 
   public String userId() {
     return principal.userId();
+  }
+
+  /** This connection's id: the device a command came from. */
+  public String id() {
+    return id;
   }
 
   public Principal principal() {
@@ -296,6 +302,9 @@ public abstract class Connection {
   }
 
   private void route(Event e) {
+    if (id.equals(e.except())) {
+      return;
+    }
     String conv = e.conversationId();
     String type = e.type();
     boolean aboutMe = userId().equals(e.payload().getString("userId"));
@@ -543,13 +552,13 @@ public abstract class Connection {
           if (retry > 0) {
             throw new ServiceException(ErrorCode.RATE_LIMITED, "too many messages; retry in " + retry + " s");
           }
-          yield gateway.commands().request(principal, env.type(), p);
+          yield gateway.commands().request(principal, env.type(), p, id);
         }
         default -> {
           if (!Types.FORWARDED.contains(env.type())) {
             throw ServiceException.invalid("unknown type '" + env.type() + "'");
           }
-          yield gateway.commands().request(principal, env.type(), p);
+          yield gateway.commands().request(principal, env.type(), p, id);
         }
       };
     } catch (ServiceException e) {

@@ -23,8 +23,14 @@ public final class Event {
   private final Buffer sse;
   private final String conversationId;
   private final long seq;
+  private final String except;
 
   private Event(JsonObject envelope) {
+    this.except = envelope.getString(io.switchboard.protocol.Envelope.EXCEPT);
+    if (except != null) {
+      envelope = envelope.copy();
+      envelope.remove(io.switchboard.protocol.Envelope.EXCEPT);
+    }
     this.type = envelope.getString("type");
     this.payload = envelope.getJsonObject("payload", new JsonObject());
     this.text = envelope.encode();
@@ -63,6 +69,11 @@ public final class Event {
 
   public long seq() {
     return seq;
+  }
+
+  /** The connection this event must not reach, or null. */
+  public String except() {
+    return except;
   }
 
   /** True for timeline events (ordered, deduplicated, replayed). */

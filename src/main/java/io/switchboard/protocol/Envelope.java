@@ -21,6 +21,12 @@ public record Envelope(String type, JsonObject payload, String requestId, String
     return new Envelope(type, payload, null, now());
   }
 
+  /**
+   * Marks an event envelope on the bus as not for one connection (e.g. the device that answered
+   * a call does not get {@code answered_elsewhere}). The gateway strips the mark before sending.
+   */
+  public static final String EXCEPT = "exceptConnection";
+
   /** An {@code error} envelope answering a request. */
   public static Envelope error(ServiceException e, String requestId) {
     return new Envelope(Types.ERROR, e.toJson(), requestId, now());

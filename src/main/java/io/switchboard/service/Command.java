@@ -6,12 +6,22 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * A command as it travels on {@code sb.cmd.<type>}: the principal the adapter authenticated and
- * the client's payload. Body: {@code {"principal": {...}, "payload": {...}}}.
+ * the client's payload. Body: {@code {"principal": {...}, "payload": {...}, "connectionId"?}}; the
+ * connection id names the client connection (device) a command came from, when it came over a
+ * stream, so a service can address "the user's other devices".
  */
-public record Command(String type, Principal principal, JsonObject payload) {
+public record Command(String type, Principal principal, JsonObject payload, String connectionId) {
+
+  public Command(String type, Principal principal, JsonObject payload) {
+    this(type, principal, payload, null);
+  }
 
   public JsonObject toJson() {
-    return new JsonObject().put("principal", principal.toJson()).put("payload", payload);
+    JsonObject json = new JsonObject().put("principal", principal.toJson()).put("payload", payload);
+    if (connectionId != null) {
+      json.put("connectionId", connectionId);
+    }
+    return json;
   }
 
   public static Command fromJson(String type, JsonObject body) {
@@ -22,7 +32,9 @@ public record Command(String type, Principal principal, JsonObject payload) {
     if (payload != null && !(payload instanceof JsonObject)) {
       throw ServiceException.invalid("'payload' must be an object");
     }
-    return new Command(type, Principal.fromJson(p), payload == null ? new JsonObject() : (JsonObject) payload);
+    Object connectionId = body.getValue("connectionId");
+    return new Command(type, Principal.fromJson(p), payload == null ? new JsonObject() : (JsonObject) payload,
+      connectionId instanceof String c ? c : null);
   }
 
   public String userId() {

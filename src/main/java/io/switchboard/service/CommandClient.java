@@ -26,7 +26,12 @@ public final class CommandClient {
   }
 
   public Future<Envelope> request(Principal principal, String type, JsonObject payload) {
-    Command cmd = new Command(type, principal, payload == null ? new JsonObject() : payload);
+    return request(principal, type, payload, null);
+  }
+
+  /** A command from one client connection (device); {@code connectionId} may be null. */
+  public Future<Envelope> request(Principal principal, String type, JsonObject payload, String connectionId) {
+    Command cmd = new Command(type, principal, payload == null ? new JsonObject() : payload, connectionId);
     return vertx.eventBus().<JsonObject>request(Addresses.command(type), cmd.toJson(), options)
       .transform(ar -> ar.succeeded()
         ? Future.succeededFuture(Envelope.fromJson(ar.result().body()))
