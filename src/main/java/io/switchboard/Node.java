@@ -8,7 +8,9 @@ import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.conversation.ConversationVerticle;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.ConnectionCounts;
+import io.switchboard.presence.PresenceVerticle;
 import io.switchboard.stream.StreamVerticle;
+import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
 import io.switchboard.message.MessageVerticle;
@@ -132,6 +134,8 @@ public final class Node {
       all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.config().sse().resumeWindowSeconds()),
         services));
       all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()), services));
+      all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds()),
+        services));
     }
     // HTTP last: the port opens once the node can answer.
     Future<List<String>> first = Future.all(all).map(cf -> {
@@ -142,7 +146,12 @@ public final class Node {
     if (!roles.contains(Role.HTTP)) {
       return first;
     }
-    return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
+    return first
+      .compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway)).map(id -> {
+        ids.add(id);
+        return ids;
+      }))
+      .compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
         new DeploymentOptions().setInstances(cores))
       .map(id -> {
         ids.add(id);

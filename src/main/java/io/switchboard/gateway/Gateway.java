@@ -2,7 +2,10 @@ package io.switchboard.gateway;
 
 import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.presence.Presence;
 import io.switchboard.protocol.Addresses;
+import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.Types;
 import io.switchboard.service.CommandClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -39,6 +42,10 @@ public final class Gateway {
   private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
   private final long sweeper;
+  private final Map<String, ReceiptSlot> receipts = new ConcurrentHashMap<>();
+
+  /** At most one receipt per reader per conversation per this interval reaches local clients. */
+  static final long RECEIPT_INTERVAL_MS = 1000;
 
   /** How often followed conversations are checked for items committed but never published. */
   static final long SWEEP_MS = 2000;
@@ -59,6 +66,8 @@ public final class Gateway {
    * is not just in flight) makes each follower read what it misses.
    */
   private void sweep() {
+    long idle = System.currentTimeMillis() - 5 * RECEIPT_INTERVAL_MS;
+    receipts.values().removeIf(slot -> slot.waiting == null && slot.lastSent < idle);
     List<String> ids = new ArrayList<>();
     routes.forEach((address, route) -> {
       if (address.startsWith(Addresses.CONVERSATION_PREFIX)) {
@@ -93,13 +102,7 @@ public final class Gateway {
    */
   public Future<Void> drain(long timeoutMs) {
     vertx.cancelTimer(sweeper);
-    List<Connection> all = new ArrayList<>();
-    byUser.values().forEach(list -> {
-      synchronized (list) {
-        all.addAll(list);
-      }
-    });
-    for (Connection c : all) {
+    for (Connection c : connections()) {
       c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
     }
     Promise<Void> done = Promise.promise();
@@ -155,9 +158,11 @@ public final class Gateway {
           if (event.durable() && event.seq() > r.seen) {
             r.seen = event.seq();
           }
-          for (Connection member : r.members) {
-            member.offer(event);
+          if (Types.RECEIPT.equals(event.type())) {
+            coalesceReceipt(r, event);
+            return;
           }
+          fanOut(r, event);
         });
         r.ready = r.consumer.completion();
       }
@@ -165,6 +170,46 @@ public final class Gateway {
       return r;
     });
     return route.ready;
+  }
+
+  private static void fanOut(Route r, Event event) {
+    for (Connection member : r.members) {
+      member.offer(event);
+    }
+  }
+
+  /** The last receipt fan-out per (conversation, reader), and the newest one waiting for its turn. */
+  private static final class ReceiptSlot {
+    long lastSent;
+    Event waiting;
+  }
+
+  /**
+   * Receipts are coalesced per node, per conversation and reader: at most one a second reaches
+   * local clients, always the newest (read positions only move forward, so nothing is lost).
+   * Runs on the route consumer's context.
+   */
+  private void coalesceReceipt(Route r, Event event) {
+    String key = event.conversationId() + "|" + event.payload().getString("userId");
+    ReceiptSlot slot = receipts.computeIfAbsent(key, k -> new ReceiptSlot());
+    long now = System.currentTimeMillis();
+    if (slot.waiting == null && now - slot.lastSent >= RECEIPT_INTERVAL_MS) {
+      slot.lastSent = now;
+      fanOut(r, event);
+      return;
+    }
+    boolean armed = slot.waiting != null;
+    if (slot.waiting == null || event.payload().getLong("seq", 0L) >= slot.waiting.payload().getLong("seq", 0L)) {
+      slot.waiting = event;
+    }
+    if (!armed) {
+      vertx.setTimer(Math.max(1, slot.lastSent + RECEIPT_INTERVAL_MS - now), id -> {
+        Event newest = slot.waiting;
+        slot.waiting = null;
+        slot.lastSent = System.currentTimeMillis();
+        fanOut(r, newest);
+      });
+    }
   }
 
   /** Removes {@code c}; the last follower's leaving unregisters the node's consumer. */
@@ -181,26 +226,66 @@ public final class Gateway {
 
   /** Registers a new connection of a user; beyond the per-user limit the oldest is replaced. */
   void register(Connection c) {
-    Connection evicted = null;
-    Deque<Connection> list = byUser.computeIfAbsent(c.userId(), k -> new ArrayDeque<>());
-    synchronized (list) {
-      list.addLast(c);
-      if (list.size() > config().limits().connectionsPerUser()) {
-        evicted = list.pollFirst();
+    Connection[] evicted = new Connection[1];
+    boolean[] first = new boolean[1];
+    byUser.compute(c.userId(), (k, list) -> {
+      Deque<Connection> l = list != null ? list : new ArrayDeque<>();
+      first[0] = l.isEmpty();
+      l.addLast(c);
+      if (l.size() > config().limits().connectionsPerUser()) {
+        evicted[0] = l.pollFirst();
       }
+      return l;
+    });
+    if (first[0]) {
+      presence(c.userId(), true);
     }
-    if (evicted != null) {
-      evicted.closeFromAnyThread(Connection.CLOSE_NORMAL, "replaced");
+    if (evicted[0] != null) {
+      evicted[0].closeFromAnyThread(Connection.CLOSE_NORMAL, "replaced");
     }
   }
 
   void unregister(Connection c) {
+    boolean[] last = new boolean[1];
     byUser.computeIfPresent(c.userId(), (k, list) -> {
-      synchronized (list) {
-        list.remove(c);
-        return list.isEmpty() ? null : list;
+      if (list.remove(c) && list.isEmpty()) {
+        last[0] = true;
+        return null;
       }
+      return list;
     });
+    if (last[0]) {
+      presence(c.userId(), false);
+    }
+  }
+
+  /** This node's first connection of a user opened, or its last one closed (PresenceVerticle decides the rest). */
+  private void presence(String userId, boolean online) {
+    vertx.eventBus().publish(Addresses.PRESENCE, Envelope.of(Presence.NODE_USER, new JsonObject()
+      .put("nodeId", node.nodeId()).put("userId", userId).put("online", online)).toJson());
+  }
+
+  /** The users with at least one connection on this node. */
+  public Set<String> localUsers() {
+    return Set.copyOf(byUser.keySet());
+  }
+
+  /** True when the user has a connection on this node. */
+  public boolean isLocal(String userId) {
+    return byUser.containsKey(userId);
+  }
+
+  /** All connections of this node (a snapshot). */
+  List<Connection> connections() {
+    List<Connection> all = new ArrayList<>();
+    for (String user : byUser.keySet()) {
+      // Per-key compute: the deque is only touched under the map's lock for that key.
+      byUser.computeIfPresent(user, (k, list) -> {
+        all.addAll(list);
+        return list;
+      });
+    }
+    return all;
   }
 
   /** The per-user message rate limit (counted on this node): 0 when allowed, else seconds to wait. */

@@ -64,6 +64,9 @@ public final class MessageVerticle extends ServiceVerticle {
         }
         if (sent.isNew()) {
           publish(Addresses.conversation(m.conversationId().toString()), Types.MESSAGE_RECEIVED, sent.message());
+          // Sending a message ends the sender's typing there (SPEC §4); fire and forget.
+          vertx.eventBus().send(Addresses.command(Types.TYPING_STOP), new Command(Types.TYPING_STOP, cmd.principal(),
+            new JsonObject().put("conversationId", m.conversationId().toString())).toJson());
         }
         return Envelope.of(Types.MESSAGE_SENT, sent.message());
       });

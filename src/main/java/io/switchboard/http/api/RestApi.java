@@ -77,6 +77,24 @@ public final class RestApi {
       .handler(command(Types.SEND_MESSAGE, 201, RestApi::bodyWithId));
     router.get("/api/conversations/:id/messages").handler(command(Types.LOAD_MESSAGES, 200, RestApi::pageQuery));
     router.post("/api/conversations/:id/read").handler(command(Types.MARK_READ, 200, RestApi::bodyWithId));
+    router.post("/api/conversations/:id/typing").handler(this::typing);
+  }
+
+  /** {@code POST /api/conversations/{id}/typing {"state":"start"|"stop"}}. */
+  private void typing(RoutingContext ctx) {
+    String type;
+    try {
+      String state = Fields.requiredString(body(ctx), "state", 8);
+      type = switch (state) {
+        case "start" -> Types.TYPING_START;
+        case "stop" -> Types.TYPING_STOP;
+        default -> throw ServiceException.invalid("'state' must be \"start\" or \"stop\"");
+      };
+    } catch (ServiceException e) {
+      HttpErrors.send(ctx, e);
+      return;
+    }
+    command(type, 200, RestApi::pathId).handle(ctx);
   }
 
   /** The per-user message rate (SPEC §8), counted on this node for every transport. */
