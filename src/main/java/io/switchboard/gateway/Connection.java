@@ -100,6 +100,14 @@ public abstract class Connection {
   /** Closes the underlying socket or response with a code and reason. */
   protected abstract void terminate(int code, String reason);
 
+  /**
+   * At most this many timeline items are replayed when the stream opens (0: all, up to the
+   * resync limit); the session then starts right after the last one replayed.
+   */
+  protected int replayLimit() {
+    return 0;
+  }
+
   // ---- lifecycle ----
 
   public String userId() {
@@ -172,6 +180,9 @@ public abstract class Connection {
         JsonObject start = new JsonObject();
         if (opened.payload().getValue("positions") instanceof JsonObject p) {
           start.put("positions", p);
+        }
+        if (replayLimit() > 0) {
+          start.put("limit", replayLimit());
         }
         boolean resync = opened.payload().getBoolean("resync", false);
         return Future.all(ready)
@@ -311,6 +322,8 @@ public abstract class Connection {
     if (Types.CONVERSATION_CREATED.equals(type)) {
       if (conv != null && !positions.containsKey(conv)) {
         followNew(conv, e.seq());
+        // In the cursor, so that a resume does not announce the conversation a second time.
+        streamed.put(conv, e.seq());
         send(e);
       }
       return;
@@ -502,6 +515,10 @@ public abstract class Connection {
   // ---- following ----
 
   private Future<Void> follow(String address) {
+    // A closed connection has been released: following now would leave it in a route for good.
+    if (closed) {
+      return Future.succeededFuture();
+    }
     if (followed.add(address)) {
       return gateway.follow(this, address);
     }

@@ -4,6 +4,7 @@ import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.api.RestApi;
+import io.switchboard.http.poll.PollHandler;
 import io.switchboard.http.sse.SseHandler;
 import io.switchboard.http.ws.WsHandler;
 import io.vertx.core.Future;
@@ -44,6 +45,7 @@ public final class HttpVerticle extends VerticleBase {
     WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
     router.get("/api/ws").handler(ws);
     router.get("/api/events").handler(new SseHandler(gateway, ws));
+    router.get("/api/events/poll").handler(new PollHandler(gateway));
     new RestApi(vertx, node, gateway).mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
@@ -53,6 +55,9 @@ public final class HttpVerticle extends VerticleBase {
       .setPort(http.port())
       .setCompressionSupported(true)
       .setMaxFormAttributeSize(node.config().limits().frameBytes())
+      // A long-poll cursor travels in the query string and names every conversation of its
+      // answer (up to 500): room for that beyond the default 4096.
+      .setMaxInitialLineLength(16384)
       .setMaxWebSocketFrameSize(node.config().limits().frameBytes())
       .setMaxWebSocketMessageSize(node.config().limits().frameBytes())
       // No permessage-deflate: Vert.x gives Netty no bound on the inflated size, so a small

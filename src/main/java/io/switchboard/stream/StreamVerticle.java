@@ -106,12 +106,18 @@ public final class StreamVerticle extends ServiceVerticle {
     return Envelope.of(Types.ACK, payload);
   }
 
-  /** Replies {sessionId, positions: {id: seq}, events: [envelopes], resync: bool}. */
+  /**
+   * Replies {sessionId, positions: {id: seq}, events: [envelopes], resync: bool}. An optional
+   * {@code limit} replays only the first items (a long-poll answer is bounded); the replay is
+   * ordered by conversation then seq, so each conversation's part is a prefix and the session
+   * starts exactly after what was replayed.
+   */
   private Future<Envelope> startStream(Command cmd) {
     Object raw = cmd.payload().getValue("positions");
     if (raw != null && !(raw instanceof JsonObject)) {
       throw ServiceException.invalid("'positions' must be an object");
     }
+    Long limit = Fields.optionalLong(cmd.payload(), "limit", 1, REPLAY_LIMIT);
     String userId = cmd.userId();
     Future<JsonObject> result;
     if (raw == null) {
@@ -119,16 +125,24 @@ public final class StreamVerticle extends ServiceVerticle {
     } else {
       Map<String, Long> from = new LinkedHashMap<>();
       ((JsonObject) raw).forEach(e -> from.put(e.getKey(), ((Number) e.getValue()).longValue()));
-      result = StreamStore.replay(pool, userId, from, REPLAY_LIMIT + 1).compose(items -> {
-        if (items.size() > REPLAY_LIMIT) {
+      result = StreamStore.replay(pool, userId, from, REPLAY_LIMIT + 1).compose(missed -> {
+        if (missed.size() > REPLAY_LIMIT) {
           return snapshot(userId, true);
         }
+        List<JsonObject> items = limit != null && missed.size() > limit ? missed.subList(0, limit.intValue()) : missed;
         return StreamStore.memberships(pool, userId).compose(memberships -> {
           Map<String, Long> positions = new LinkedHashMap<>();
+          Map<String, Long> leaving = new LinkedHashMap<>();
           JsonArray events = new JsonArray();
           for (StreamStore.Membership m : memberships) {
             String id = m.conversationId().toString();
             if (m.leftSeq() != null) {
+              // Left since the cursor and not yet replayed up to the leave: the new session
+              // keeps its position (not followed), so that a cursor naming it stays resumable.
+              Long known = from.get(id);
+              if (known != null && known < m.leftSeq()) {
+                leaving.put(id, known);
+              }
               continue;
             }
             Long known = from.get(id);
@@ -147,8 +161,11 @@ public final class StreamVerticle extends ServiceVerticle {
             String id = item.getString("conversationId");
             events.add(Timeline.event(item).toJson());
             positions.computeIfPresent(id, (k, v) -> Math.max(v, item.getLong("seq")));
+            leaving.computeIfPresent(id, (k, v) -> Math.max(v, item.getLong("seq")));
           }
-          return record(userId, positions).map(sessionId -> new JsonObject()
+          Map<String, Long> recorded = new LinkedHashMap<>(positions);
+          recorded.putAll(leaving);
+          return record(userId, recorded).map(sessionId -> new JsonObject()
             .put("sessionId", sessionId)
             .put("positions", new JsonObject(new LinkedHashMap<>(positions)))
             .put("events", events)
