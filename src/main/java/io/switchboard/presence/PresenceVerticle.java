@@ -54,6 +54,8 @@ public final class PresenceVerticle extends VerticleBase {
   private final Gateway gateway;
   private final Map<String, Set<String>> usersByNode = new HashMap<>();
   private final Map<String, Long> lastHeard = new HashMap<>();
+  /** Users announced online (by any node) and not yet offline, replicated through CHANGED gossip. */
+  private final Set<String> announcedOnline = new HashSet<>();
   private final long timeoutMs;
   private MessageConsumer<JsonObject> consumer;
 
@@ -77,6 +79,9 @@ public final class PresenceVerticle extends VerticleBase {
     if (from == null) {
       return;
     }
+    if (from.equals(node.nodeId()) && Presence.CHANGED.equals(envelope.getString("type"))) {
+      return;
+    }
     switch (envelope.getString("type", "")) {
       case Presence.NODE_USER -> {
         String userId = p.getString("userId");
@@ -88,16 +93,27 @@ public final class PresenceVerticle extends VerticleBase {
         } else {
           users.remove(userId);
         }
-        if (from.equals(node.nodeId())) {
-          if (online && !wasOnline) {
-            announce(userId, true);
-          } else if (!online) {
-            vertx.setTimer(OFFLINE_GRACE_MS, t -> {
-              if (!onlineAnywhere(userId) && !gateway.isLocal(userId)) {
-                announce(userId, false);
-              }
-            });
-          }
+        boolean mine = from.equals(node.nodeId());
+        if (online && mine && !wasOnline && announcedOnline.add(userId)) {
+          announce(userId, true);
+        } else if (!online) {
+          // The node where it happened speaks after a short grace; should it die meanwhile, the
+          // leader speaks a little later. Whoever speaks first removes the user from the
+          // (replicated) announced set, so the other stays silent.
+          vertx.setTimer(mine ? OFFLINE_GRACE_MS : 3 * OFFLINE_GRACE_MS, t -> {
+            if (!onlineAnywhere(userId) && !gateway.isLocal(userId) && (mine || isLeader())
+              && announcedOnline.remove(userId)) {
+              announce(userId, false);
+            }
+          });
+        }
+      }
+      case Presence.CHANGED -> {
+        String userId = p.getString("userId");
+        if (p.getBoolean("online", false)) {
+          announcedOnline.add(userId);
+        } else {
+          announcedOnline.remove(userId);
         }
       }
       case Presence.NODE_STATE -> {
@@ -137,7 +153,7 @@ public final class PresenceVerticle extends VerticleBase {
       LOG.info("node {} left or went silent; dropping presence of {} user(s)", nodeId, users.size());
       if (isLeader()) {
         for (String userId : users) {
-          if (!onlineAnywhere(userId)) {
+          if (!onlineAnywhere(userId) && announcedOnline.remove(userId)) {
             announce(userId, false);
           }
         }
@@ -168,7 +184,7 @@ public final class PresenceVerticle extends VerticleBase {
   /** Records lastSeenAt and tells the services and the users who share a conversation. */
   private void announce(String userId, boolean online) {
     vertx.eventBus().publish(Addresses.PRESENCE, Envelope.of(Presence.CHANGED,
-      new JsonObject().put("userId", userId).put("online", online)).toJson());
+      new JsonObject().put("userId", userId).put("online", online).put("nodeId", node.nodeId())).toJson());
     node.pool().preparedQuery(SEEN).execute(Tuple.of(userId))
       .compose(seen -> node.pool().preparedQuery(CO_MEMBERS).execute(Tuple.of(userId)).map(rows -> {
         JsonObject payload = new JsonObject().put("userId", userId)
