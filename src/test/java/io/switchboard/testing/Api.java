@@ -17,8 +17,10 @@ public final class Api {
 
   private static Vertx clientVertx;
   private final WebClient client;
+  private final int port;
 
   public Api(int port) {
+    this.port = port;
     this.client = WebClient.create(clientVertx(),
       new WebClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port).setKeepAlive(true));
   }
@@ -29,6 +31,11 @@ public final class Api {
       clientVertx = Vertx.vertx();
     }
     return clientVertx;
+  }
+
+  /** The node's HTTP port. */
+  public int port() {
+    return port;
   }
 
   public WebClient client() {

@@ -89,6 +89,23 @@ public final class TestNodes {
       return ConfigLoader.fromOverrides(base.mergeIn(overrides, true));
     }
 
+    /**
+     * The environment for a separate node process ({@code java io.switchboard.Main}) joining this
+     * cluster on the shared test database, for kill-a-node tests.
+     */
+    public java.util.Map<String, String> childEnv(int httpPort, JsonObject extra) {
+      SwitchboardConfig c = config(new JsonObject());
+      java.util.Map<String, String> env = new java.util.HashMap<>();
+      env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(httpPort));
+      env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
+      env.put("SWITCHBOARD_DB_URL", TestDb.url());
+      env.put("SWITCHBOARD_CLUSTER_NAME", name);
+      env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(c.cluster().port()));
+      env.put("SWITCHBOARD_CLUSTER_MEMBERS", new JsonArray(c.cluster().members()).encode());
+      extra.forEach(e -> env.put(e.getKey(), String.valueOf(e.getValue())));
+      return env;
+    }
+
     /** A clustered Vert.x instance joined to this cluster. */
     public Vertx vertx(SwitchboardConfig config) {
       return await(Vertx.builder()
