@@ -50,7 +50,8 @@ public final class CallVerticle extends ServiceVerticle {
   static final int MAX_HELD = 100;
   /** A ringing call this long past its ring time lost its timer (its node died): the sweep ends it. */
   static final int SWEEP_GRACE_SECONDS = 5;
-  static final long SWEEP_PERIOD_MS = 10_000;
+  /** How often the watcher sweeps: the ring time, at most every 10 s. */
+  static final long MAX_SWEEP_PERIOD_MS = 10_000;
 
   /** Reasons of {@code call_end}. */
   static final String ENDED = "ended";
@@ -89,7 +90,7 @@ public final class CallVerticle extends ServiceVerticle {
       return registered();
     }
     MessageConsumer<Object> presence = vertx.eventBus().consumer(Addresses.PRESENCE, msg -> onPresence(msg.body()));
-    vertx.setPeriodic(SWEEP_PERIOD_MS, id -> sweep());
+    vertx.setPeriodic(Math.min(MAX_SWEEP_PERIOD_MS, calls.ringSeconds() * 1000L), id -> sweep());
     return Future.all(registered(), presence.completion());
   }
 
