@@ -25,6 +25,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * REST under {@code /api} (SPEC §3, REST column): each route authenticates, turns the request
@@ -208,7 +209,7 @@ public final class RestApi {
   }
 
   /** As above, with the status chosen by the reply. */
-  private io.vertx.core.Handler<RoutingContext> command(String type, java.util.function.ToIntFunction<Envelope> status,
+  private io.vertx.core.Handler<RoutingContext> command(String type, ToIntFunction<Envelope> status,
                                                        Function<RoutingContext, JsonObject> payload) {
     return ctx -> {
       JsonObject p;
