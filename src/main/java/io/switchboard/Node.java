@@ -1,6 +1,7 @@
 package io.switchboard;
 
 import io.switchboard.auth.Authenticator;
+import io.switchboard.call.CallVerticle;
 import io.switchboard.cluster.ClusterDatabase;
 import io.switchboard.cluster.ClusterSetup;
 import io.switchboard.config.ConfigLoader;
@@ -32,6 +33,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One Switchboard node: a clustered Vert.x instance, its database, and the verticles of its
@@ -136,6 +138,10 @@ public final class Node {
       all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()), services));
       all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds()),
         services));
+      // The first call instance of a node also watches presence and sweeps lost ring timers.
+      AtomicBoolean callWatcher = new AtomicBoolean(true);
+      all.add(vertx.deployVerticle(() -> new CallVerticle(context.pool(), context.config().calls(),
+        context.config().limits(), callWatcher.getAndSet(false)), services));
     }
     // HTTP last: the port opens once the node can answer.
     Future<List<String>> first = Future.all(all).map(cf -> {

@@ -29,6 +29,8 @@ public final class Types {
   public static final String CALL_DECLINE = "call_decline";
   public static final String CALL_END = "call_end";
   public static final String ICE_CANDIDATE = "ice_candidate";
+  public static final String GET_CALL = "get_call";
+  public static final String GET_ICE_SERVERS = "get_ice_servers";
 
   // Replies and events (server -> client)
   public static final String CONVERSATIONS_LOADED = "conversations_loaded";
@@ -58,6 +60,9 @@ public final class Types {
   public static final String RESYNC_REQUIRED = "resync_required";
   public static final String CALL_RINGING = "call_ringing";
   public static final String CALL_ACCEPTED = "call_accepted";
+  public static final String CALL_BUSY = "call_busy";
+  public static final String CALL = "call";
+  public static final String ICE_SERVERS = "ice_servers";
 
   /** Internal, never sent to clients: apply a topic subscription to every open stream of a user. */
   public static final String STREAMS_SUBSCRIBE = "~subscribe";
@@ -68,7 +73,7 @@ public final class Types {
   public static final Set<String> FORWARDED = Set.of(
     LOAD_CONVERSATIONS, GET_CONVERSATION, CREATE_CONVERSATION, CREATE_GROUP, JOIN_GROUP, SEND_MESSAGE,
     LOAD_MESSAGES, LOAD_MORE_MESSAGES, MARK_READ, TYPING_START, TYPING_STOP, CALL_OFFER, CALL_ANSWER,
-    CALL_DECLINE, CALL_END, ICE_CANDIDATE);
+    CALL_DECLINE, CALL_END, ICE_CANDIDATE, GET_CALL, GET_ICE_SERVERS);
 
   /** Names a backend may not use as a published event name (SPEC §6). */
   public static final Set<String> RESERVED = Set.of(
@@ -79,7 +84,7 @@ public final class Types {
     CONVERSATION_LEFT, CONVERSATION, MESSAGE_SENT, MESSAGE_RECEIVED, MESSAGES_LOADED, MEMBER_JOINED,
     MEMBER_LEFT, RECEIPT, TYPING_UPDATE, USER_ONLINE, USER_OFFLINE, SUBSCRIBED, UNSUBSCRIBED, PONG, ACK,
     ERROR, CONNECTED, AUTH_SUCCESS, AUTH_ERROR, TOKEN_EXPIRED, RECONNECT, RESYNC_REQUIRED, CALL_RINGING,
-    CALL_ACCEPTED);
+    CALL_ACCEPTED, CALL_BUSY, CALL, ICE_SERVERS, GET_CALL, GET_ICE_SERVERS);
 
   private Types() {
   }

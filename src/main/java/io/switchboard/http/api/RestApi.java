@@ -25,6 +25,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * REST under {@code /api} (SPEC §3, REST column): each route authenticates, turns the request
@@ -60,6 +61,7 @@ public final class RestApi {
 
     router.route("/api/conversations*").handler(this::authenticate);
     router.route("/api/groups*").handler(this::authenticate);
+    router.route("/api/calls*").handler(this::authenticate);
     router.post("/api/events/subscribe").handler(this::authenticate);
     router.post("/api/events/unsubscribe").handler(this::authenticate);
     router.post("/api/publish").handler(this::publish);
@@ -78,6 +80,15 @@ public final class RestApi {
     router.get("/api/conversations/:id/messages").handler(command(Types.LOAD_MESSAGES, 200, RestApi::pageQuery));
     router.post("/api/conversations/:id/read").handler(command(Types.MARK_READ, 200, RestApi::bodyWithId));
     router.post("/api/conversations/:id/typing").handler(this::typing);
+
+    router.get("/api/calls/ice-servers").handler(command(Types.GET_ICE_SERVERS, 200, ctx -> new JsonObject()));
+    router.post("/api/calls/offer").handler(command(Types.CALL_OFFER, RestApi::offerStatus, RestApi::body));
+    router.post("/api/calls/answer").handler(command(Types.CALL_ANSWER, 200, RestApi::body));
+    router.post("/api/calls/decline").handler(command(Types.CALL_DECLINE, 200, RestApi::body));
+    router.post("/api/calls/end").handler(command(Types.CALL_END, 200, RestApi::body));
+    router.post("/api/calls/ice-candidate").handler(command(Types.ICE_CANDIDATE, 200, RestApi::body));
+    router.get("/api/calls/:id").handler(command(Types.GET_CALL, 200,
+      ctx -> new JsonObject().put("callId", ctx.pathParam("id"))));
   }
 
   /** {@code POST /api/conversations/{id}/typing {"state":"start"|"stop"}}. */
@@ -204,8 +215,19 @@ public final class RestApi {
     });
   }
 
+  /** A new call is 201; an offer that met the callee's own ringing call (glare) returns that one, 200. */
+  private static int offerStatus(Envelope reply) {
+    return reply.payload().getBoolean("glare", false) ? 200 : 201;
+  }
+
   /** A route handler sending {@code type} with the payload built from the request. */
   private io.vertx.core.Handler<RoutingContext> command(String type, int status,
+                                                       Function<RoutingContext, JsonObject> payload) {
+    return command(type, reply -> status, payload);
+  }
+
+  /** As above, with the status chosen by the reply. */
+  private io.vertx.core.Handler<RoutingContext> command(String type, ToIntFunction<Envelope> status,
                                                        Function<RoutingContext, JsonObject> payload) {
     return ctx -> {
       JsonObject p;
@@ -218,7 +240,7 @@ public final class RestApi {
       Principal principal = ctx.get(PRINCIPAL);
       commands.request(principal, type, p).onComplete(ar -> {
         if (ar.succeeded()) {
-          reply(ctx, status, ar.result());
+          reply(ctx, status.applyAsInt(ar.result()), ar.result());
         } else {
           HttpErrors.send(ctx, ServiceException.from(ar.cause()));
         }

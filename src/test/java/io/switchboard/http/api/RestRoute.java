@@ -33,9 +33,24 @@ record RestRoute(HttpMethod method, String path, JsonObject body) {
   static final RestRoute READ = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/read",
     new JsonObject().put("seq", 1));
 
+  static final String CALL_ID = "00000000-0000-0000-0000-000000000000";
+  static final RestRoute CALL_OFFER = new RestRoute(HttpMethod.POST, "/api/calls/offer",
+    new JsonObject().put("conversationId", CALL_ID).put("sdp", "v=0").put("media", "audio"));
+  static final RestRoute CALL_ANSWER = new RestRoute(HttpMethod.POST, "/api/calls/answer",
+    new JsonObject().put("callId", CALL_ID).put("sdp", "v=0"));
+  static final RestRoute CALL_DECLINE = new RestRoute(HttpMethod.POST, "/api/calls/decline",
+    new JsonObject().put("callId", CALL_ID));
+  static final RestRoute CALL_END = new RestRoute(HttpMethod.POST, "/api/calls/end",
+    new JsonObject().put("callId", CALL_ID));
+  static final RestRoute ICE_CANDIDATE = new RestRoute(HttpMethod.POST, "/api/calls/ice-candidate",
+    new JsonObject().put("callId", CALL_ID).put("candidate", "candidate:1"));
+  static final RestRoute ICE_SERVERS = new RestRoute(HttpMethod.GET, "/api/calls/ice-servers", null);
+  static final RestRoute GET_CALL = new RestRoute(HttpMethod.GET, "/api/calls/" + CALL_ID, null);
+
   /** Every command that needs a token. */
   static List<RestRoute> authenticated() {
-    return List.of(LIST, CREATE, GET, CREATE_GROUP, JOIN, LEAVE, SEND, HISTORY, READ);
+    return List.of(LIST, CREATE, GET, CREATE_GROUP, JOIN, LEAVE, SEND, HISTORY, READ,
+      CALL_OFFER, CALL_ANSWER, CALL_DECLINE, CALL_END, ICE_CANDIDATE, ICE_SERVERS, GET_CALL);
   }
 
   /** Every command addressed to one conversation by the id in its path. */
