@@ -84,7 +84,9 @@ final class Device {
 
   /** Every event received so far, except {@code connected}. */
   synchronized List<String> types() {
-    return events.stream().map(e -> e.getString("type")).filter(t -> !Types.CONNECTED.equals(t)).toList();
+    // Call signaling only: presence and other chat events may interleave on the same socket.
+    return events.stream().map(e -> e.getString("type"))
+      .filter(t -> t.startsWith("call_") || Types.ICE_CANDIDATE.equals(t)).toList();
   }
 
   /** Sends a command; completes with the reply envelope (its type may be {@code error}). */

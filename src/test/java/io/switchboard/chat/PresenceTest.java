@@ -4,6 +4,7 @@ import io.switchboard.Node;
 import io.switchboard.protocol.Types;
 import io.switchboard.testing.Api;
 import io.switchboard.testing.TestNodes;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
@@ -66,12 +67,14 @@ class PresenceTest {
     var online = ctx.checkpoint();
     var offline = ctx.checkpoint();
     Socket[] xs = new Socket[2];
+    // user_online can arrive before x's own socket has seen connected: go on once both happened.
+    Promise<Socket> firstOpen = Promise.promise();
     observer.onEvent(env -> {
       List<String> seen = presenceOf(observer, x);
       if (Types.USER_ONLINE.equals(env.getString("type")) && seen.equals(List.of("online"))) {
         online.flag();
         // Second device on the other node, then close the first: still online.
-        Socket.open(node2, xToken).onSuccess(second -> {
+        firstOpen.future().compose(first -> Socket.open(node2, xToken)).onSuccess(second -> {
           xs[1] = second;
           xs[0].close().onSuccess(v -> Api.clientVertx().setTimer(2500, t -> {
             ctx.verify(() -> assertThat(presenceOf(observer, x)).containsExactly("online"));
@@ -93,7 +96,10 @@ class PresenceTest {
           }));
       }
     });
-    Socket.open(node1, xToken).onSuccess(first -> xs[0] = first).onFailure(ctx::failNow);
+    Socket.open(node1, xToken).onSuccess(first -> {
+      xs[0] = first;
+      firstOpen.complete(first);
+    }).onFailure(ctx::failNow);
   }
 
   @Test
