@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * One client stream, whatever its transport: what it follows, what it has been sent, and its
@@ -128,11 +129,32 @@ public abstract class Connection {
    * meanwhile wait in {@code pending} and are deduplicated against the replay.
    */
   public Future<Void> start(String cursorText, JsonObject connectedExtras) {
+    return start(cursorText, connectedExtras, Future::succeededFuture);
+  }
+
+  /**
+   * Like {@link #start(String, JsonObject)}, with a {@code setup} (rooms and topics asked for at
+   * connect time) that completes <em>before</em> {@code connected} is sent: a client that has seen
+   * {@code connected} gets every event of them. If the setup fails the stream still opens, and the
+   * failure follows {@code connected} as an {@code error} event.
+   */
+  public Future<Void> start(String cursorText, JsonObject connectedExtras, Supplier<Future<Void>> setup) {
     gateway.register(this);
     gateway.node().connections().opened(transport);
     scheduleExpiry();
-    return open(cursorText, connectedExtras, true)
-      .<Void>mapEmpty()
+    Future<Void> prepared;
+    try {
+      prepared = setup.get();
+    } catch (ServiceException e) {
+      prepared = Future.failedFuture(e);
+    }
+    return prepared
+      .transform(set -> open(cursorText, connectedExtras, true).map(replayed -> {
+        if (set.failed()) {
+          reply(Envelope.error(ServiceException.from(set.cause()), null));
+        }
+        return (Void) null;
+      }))
       .onFailure(t -> close(CLOSE_GOING_AWAY, "cannot open the stream: " + ServiceException.from(t).getMessage()));
   }
 
@@ -475,6 +497,11 @@ public abstract class Connection {
   // ---- following ----
 
   private Future<Void> follow(String address) {
+    // A connection closed while a subscription was on its way must not register again: nothing
+    // would ever unregister it.
+    if (closed) {
+      return Future.succeededFuture();
+    }
     if (followed.add(address)) {
       return gateway.follow(this, address);
     }
