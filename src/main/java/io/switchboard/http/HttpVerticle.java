@@ -40,7 +40,16 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
-    router.route().handler(cors(http));
+    CorsHandler cors = cors(http);
+    // A WebSocket upgrade is checked by WsHandler, which answers a foreign origin with close 1008
+    // (SPEC §7); CORS would refuse it first with an HTTP error the browser cannot even read.
+    router.route().handler(ctx -> {
+      if ("websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"))) {
+        ctx.next();
+      } else {
+        cors.handle(ctx);
+      }
+    });
     WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
     router.get("/api/ws").handler(ws);
     router.get("/api/events").handler(new SseHandler(gateway, ws));

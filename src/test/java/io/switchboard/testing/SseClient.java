@@ -58,14 +58,20 @@ public final class SseClient implements AutoCloseable {
   private boolean hasData;
   private volatile String lastEventId;
 
-  private SseClient(Vertx vertx) {
-    this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
+  private SseClient(Vertx vertx, HttpClientOptions options) {
+    this.client = vertx.createHttpClient(new HttpClientOptions(options).setKeepAlive(false));
     this.events = new Inbox<>(vertx, "SSE stream");
     this.comments = new Inbox<>(vertx, "SSE stream comments");
   }
 
   /** {@code GET uri} with a bearer token (or none) and extra headers as name/value pairs. */
   public static Future<SseClient> open(int port, String uri, String token, String... headers) {
+    return open(new HttpClientOptions(), port, uri, token, headers);
+  }
+
+  /** Like {@link #open(int, String, String, String...)} with client options (e.g. a small receive buffer). */
+  public static Future<SseClient> open(HttpClientOptions options, int port, String uri, String token,
+                                       String... headers) {
     MultiMap h = MultiMap.caseInsensitiveMultiMap().add("Accept", "text/event-stream");
     if (token != null) {
       h.add("Authorization", "Bearer " + token);
@@ -73,7 +79,7 @@ public final class SseClient implements AutoCloseable {
     for (int i = 0; i + 1 < headers.length; i += 2) {
       h.add(headers[i], headers[i + 1]);
     }
-    SseClient sse = new SseClient(Api.clientVertx());
+    SseClient sse = new SseClient(Api.clientVertx(), options);
     return sse.client.request(new RequestOptions()
         .setMethod(HttpMethod.GET)
         .setHost("127.0.0.1")

@@ -6,6 +6,7 @@ import io.switchboard.testing.Clients;
 import io.switchboard.testing.SseClient;
 import io.switchboard.testing.TestNodes;
 import io.switchboard.testing.WsClient;
+import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
@@ -17,7 +18,9 @@ import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 
 import static io.switchboard.testing.TestNodes.await;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,8 +31,8 @@ class SseStreamTest {
 
   static int port;
   static Api api;
-  /** A node of its own whose heartbeat is fast enough to observe. */
-  static Node heartbeatNode;
+  /** A node of its own: a heartbeat fast enough to observe and small outbound queues. */
+  static Node tunedNode;
 
   final Clients clients = new Clients();
 
@@ -37,13 +40,18 @@ class SseStreamTest {
   static void nodes() {
     port = TestNodes.port(TestNodes.shared());
     api = new Api(port);
-    heartbeatNode = TestNodes.TestCluster.create()
-      .start(new JsonObject().put("sse", new JsonObject().put("heartbeatSeconds", 1)), EnumSet.allOf(Node.Role.class));
+    tunedNode = TestNodes.TestCluster.create().start(new JsonObject()
+      .put("sse", new JsonObject().put("heartbeatSeconds", 1))
+      .put("limits", new JsonObject()
+        .put("queueEvents", 50)
+        .put("queueBytes", 65536)
+        .put("messagesPerSecond", 1000)
+        .put("messageBurst", 1000)), EnumSet.allOf(Node.Role.class));
   }
 
   @AfterAll
   static void stop() {
-    await(heartbeatNode.stop());
+    await(tunedNode.stop());
   }
 
   @AfterEach
@@ -98,7 +106,7 @@ class SseStreamTest {
   @Test
   @DisplayName("a comment line is written every sse.heartbeatSeconds")
   void heartbeat(VertxTestContext ctx) {
-    int hbPort = TestNodes.port(heartbeatNode);
+    int hbPort = TestNodes.port(tunedNode);
     SseClient sse = clients.sse(hbPort, new Api(hbPort).token(Api.user("carol")));
     var checkpoint = ctx.checkpoint(3);
     sse.next("connected").onComplete(ctx.succeeding(connected -> ctx.verify(() -> {
@@ -131,6 +139,54 @@ class SseStreamTest {
       assertThat(e.id()).isNull();
       assertThat(sse.events()).noneMatch(x -> x.type().equals("error"));
       ctx.completeNow();
+    })));
+  }
+
+  @Test
+  @DisplayName("an SSE client that stops reading is disconnected while a reading client gets every message")
+  void slowConsumer(VertxTestContext ctx) {
+    int tunedPort = TestNodes.port(tunedNode);
+    Api tuned = new Api(tunedPort);
+    String posterToken = tuned.token(Api.user("paul"));
+    String slowUser = Api.user("sid");
+    String healthyUser = Api.user("hana");
+    String group = tuned.group(posterToken, "Firehose", slowUser, healthyUser).getString("id");
+    SseClient healthy = clients.sse(tunedPort, tuned.token(healthyUser));
+    SseClient slow = clients.track(await(SseClient.open(new HttpClientOptions().setReceiveBufferSize(4096),
+      tunedPort, "/api/events", tuned.token(slowUser))));
+    await(healthy.next("connected"));
+    await(slow.next("connected"));
+    tuned.awaitConnections(c -> c.getInteger("sse") == 2, "two streams");
+    slow.pause();
+
+    String pad = "x".repeat(8192);
+    List<String> posted = new ArrayList<>();
+    // Post until the server has dropped the slow stream (the healthy one is still counted), then a few more.
+    int extra = 5;
+    for (int i = 0; i < 5000 && extra > 0; i++) {
+      String content = i + " " + pad;
+      tuned.send(posterToken, group, content);
+      posted.add(content);
+      if (tuned.connections().getInteger("sse") == 1) {
+        extra--;
+      }
+    }
+    assertThat(extra).as("the slow stream was never dropped").isZero();
+    var checkpoint = ctx.checkpoint(2);
+    healthy.message(posted.get(posted.size() - 1)).onComplete(ctx.succeeding(last -> ctx.verify(() -> {
+      assertThat(healthy.events()).filteredOn(e -> e.type().equals("message_received"))
+        .extracting(e -> e.payload().getString("content"))
+        .containsExactlyElementsOf(posted);
+      checkpoint.flag();
+    })));
+    slow.resume();
+    slow.ended().onComplete(ctx.succeeding(v -> ctx.verify(() -> {
+      List<String> got = slow.events().stream().filter(e -> e.type().equals("message_received"))
+        .map(e -> e.payload().getString("content")).toList();
+      // What did reach it is in order, without gaps: a prefix of what was posted.
+      assertThat(got.size()).isLessThan(posted.size());
+      assertThat(got).containsExactlyElementsOf(posted.subList(0, got.size()));
+      checkpoint.flag();
     })));
   }
 
