@@ -86,11 +86,12 @@ public final class SseClient implements AutoCloseable {
         .setPort(port)
         .setURI(uri)
         .setHeaders(h))
-      .compose(req -> req.send())
-      .map(resp -> {
+      // Handlers go on inside the request's own callback, on its event loop: a short response
+      // (a 401) can have ended before a callback scheduled later would run.
+      .compose(req -> req.send().map(resp -> {
         sse.attach(resp);
         return sse;
-      });
+      }));
   }
 
   private void attach(HttpClientResponse resp) {

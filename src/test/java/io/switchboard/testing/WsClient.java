@@ -3,6 +3,7 @@ package io.switchboard.testing;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
+import io.vertx.core.http.ClientWebSocket;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
@@ -56,13 +57,14 @@ public final class WsClient implements AutoCloseable {
   /** Connects with explicit client and connect options. */
   public static Future<WsClient> connect(WebSocketClientOptions clientOptions, WebSocketConnectOptions options) {
     WsClient c = new WsClient(clientOptions);
-    return c.client.connect(options).map(ws -> {
-      c.attach(ws);
-      return c;
-    }).onFailure(t -> c.client.close());
+    // Handlers are set before connecting: what the server sends right after the handshake
+    // (auth_error, a close) would otherwise be gone before a later callback could set them.
+    ClientWebSocket socket = c.client.webSocket();
+    c.attach(socket);
+    return socket.connect(options).map(c).onFailure(t -> c.client.close());
   }
 
-  private void attach(WebSocket socket) {
+  private void attach(ClientWebSocket socket) {
     this.ws = socket;
     socket.textMessageHandler(text -> {
       JsonObject env = new JsonObject(text);

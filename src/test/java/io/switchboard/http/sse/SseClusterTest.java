@@ -332,6 +332,49 @@ class SseClusterTest {
     })));
   }
 
+  @Test
+  @DisplayName("a connected user who joins a group on another node gets every message from their member_joined on, once")
+  void liveJoin(VertxTestContext ctx) {
+    String alice = Api.user("alice");
+    String bob = Api.user("bob");
+    String aliceToken = api[0].token(alice);
+    String bobToken = api[0].token(bob);
+    JsonObject group = api[0].group(aliceToken, "Live join");
+    String groupId = group.getString("id");
+    api[0].send(aliceToken, groupId, "before bob");
+    SseClient sse = clients.sse(port(1), bobToken);
+    await(sse.next("connected"));
+    var joined = api[2].post("/api/groups/join", bobToken, new JsonObject().put("inviteCode", group.getString("inviteCode")));
+    assertThat(joined.statusCode()).as(joined.bodyAsString()).isEqualTo(200);
+    // Posted at once: they race the new conversation's consumer on bob's node.
+    for (String m : List.of("j1", "j2", "j3")) {
+      api[0].send(aliceToken, groupId, m);
+    }
+    sse.message("j3").onComplete(ctx.succeeding(last -> ctx.verify(() -> {
+      assertThat(timeline(sse, groupId)).containsExactly("member_joined", "j1", "j2", "j3");
+      ctx.completeNow();
+    })));
+  }
+
+  @Test
+  @DisplayName("a connected user put in a new group on another node gets conversation_created, then every message, once")
+  void liveCreation(VertxTestContext ctx) {
+    String alice = Api.user("alice");
+    String bob = Api.user("bob");
+    String aliceToken = api[0].token(alice);
+    SseClient sse = clients.sse(port(2), api[2].token(bob));
+    await(sse.next("connected"));
+    String groupId = api[0].group(aliceToken, "Live creation", bob).getString("id");
+    for (String m : List.of("c1", "c2", "c3")) {
+      api[1].send(aliceToken, groupId, m);
+    }
+    sse.message("c3").onComplete(ctx.succeeding(last -> ctx.verify(() -> {
+      assertThat(timeline(sse, groupId)).containsExactly("conversation_created", "c1", "c2", "c3");
+      assertThat(last.id()).contains(groupId.substring(0, 8) + ":3");
+      ctx.completeNow();
+    })));
+  }
+
   /** A direct conversation between the token's user and {@code other}. */
   static String directConversation(String token, String other) {
     var r = api[0].post("/api/conversations", token,

@@ -3,6 +3,7 @@ package io.switchboard.http.ws;
 import io.switchboard.Node;
 import io.switchboard.testing.Api;
 import io.switchboard.testing.Clients;
+import io.switchboard.testing.RawWebSocket;
 import io.switchboard.testing.TestNodes;
 import io.switchboard.testing.WsClient;
 import io.vertx.core.Future;
@@ -82,12 +83,13 @@ class WsLimitsTest {
   @DisplayName("a WebSocket from an origin outside http.allowedOrigins is closed with 1008; an allowed one is served")
   void origins(VertxTestContext ctx) {
     var checkpoint = ctx.checkpoint(3);
-    WsClient evil = connectWithOrigin("http://evil.example", api.token(Api.user("eve")));
-    evil.closed().onComplete(ctx.succeeding(v -> ctx.verify(() -> {
-      assertThat(evil.closeStatus()).as(evil.closeReason() + " " + evil.received()).isEqualTo((short) 1008);
-      assertThat(evil.received()).isEmpty();
-      checkpoint.flag();
-    })));
+    // The close follows the 101 at once: read by hand (see RawWebSocket).
+    RawWebSocket.openUntilClose(port, "/api/ws?token=" + api.token(Api.user("eve")), "Origin", "http://evil.example")
+      .onComplete(ctx.succeeding(closed -> ctx.verify(() -> {
+        assertThat(closed.code()).isEqualTo(1008);
+        assertThat(closed.texts()).isEmpty();
+        checkpoint.flag();
+      })));
     WsClient good = connectWithOrigin("http://good.example", api.token(Api.user("gus")));
     good.next("connected").onComplete(ctx.succeeding(c -> checkpoint.flag()));
     // No Origin: not a browser page, nothing to check.
