@@ -584,15 +584,22 @@ public abstract class Connection {
     return Future.all(all).mapEmpty();
   }
 
+  /**
+   * The service answers both forms: with {@code membership:true} it leaves the group, without it
+   * it only checks that the user may see the conversation (others' rooms are forbidden, unknown
+   * ones not found), as for {@code join_conversation}.
+   */
   private Future<Envelope> leaveRoom(JsonObject p) {
     String conv = Fields.conversationId(p, "conversationId").toString();
     Boolean membership = Fields.optionalBoolean(p, "membership");
+    JsonObject payload = new JsonObject().put("conversationId", conv);
     if (Boolean.TRUE.equals(membership)) {
-      return gateway.commands().request(principal, Types.LEAVE_CONVERSATION,
-        new JsonObject().put("conversationId", conv).put("membership", true));
+      payload.put("membership", true);
     }
-    rooms.remove(conv);
-    return Future.succeededFuture(Envelope.of(Types.CONVERSATION_LEFT, new JsonObject().put("conversationId", conv)));
+    return gateway.commands().request(principal, Types.LEAVE_CONVERSATION, payload).map(left -> {
+      rooms.remove(conv);
+      return left;
+    });
   }
 
   private Future<Envelope> subscribe(JsonObject p) {

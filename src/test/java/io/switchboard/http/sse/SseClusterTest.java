@@ -6,6 +6,7 @@ import io.switchboard.testing.Clients;
 import io.switchboard.testing.SseClient;
 import io.switchboard.testing.TestNodes;
 import io.switchboard.testing.WsClient;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
@@ -14,11 +15,13 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 
@@ -136,6 +139,48 @@ class SseClusterTest {
       assertThat(timeline(second, direct)).containsExactly("d2");
       assertThat(second.events()).noneMatch(e -> e.type().equals("resync_required"));
       assertThat(last.id()).contains(group.substring(0, 8) + ":6");
+      ctx.completeNow();
+    })));
+  }
+
+  @RepeatedTest(3)
+  @DisplayName("a client that reconnects to another node while messages keep coming misses none and sees none twice")
+  void resumeUnderTraffic(VertxTestContext ctx) {
+    String alice = Api.user("alice");
+    String bob = Api.user("bob");
+    String aliceToken = api[0].token(alice);
+    String bobToken = api[0].token(bob);
+    String group = api[0].group(aliceToken, "Traffic", bob).getString("id");
+    List<String> posted = new ArrayList<>();
+    for (int i = 1; i <= 45; i++) {
+      posted.add("t" + i);
+    }
+    SseClient first = clients.sse(port(0), bobToken);
+    await(first.next("connected"));
+    // One message after the other, from each node in turn (publishes from different nodes can
+    // overtake each other), while bob goes away and comes back.
+    Future<Void> traffic = Future.succeededFuture();
+    for (int i = 0; i < posted.size(); i++) {
+      String m = posted.get(i);
+      Api from = api[i % 3];
+      traffic = traffic.compose(v -> from.client().post("/api/conversations/" + group + "/messages")
+        .bearerTokenAuthentication(aliceToken).sendJsonObject(new JsonObject().put("content", m))
+        .map(r -> {
+          assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
+          return null;
+        }));
+    }
+    await(first.message("t10"));
+    first.close();
+    await(first.ended());
+    String cursor = first.lastEventId();
+    SseClient second = clients.sse(port(1), "/api/events", bobToken, "Last-Event-ID", cursor);
+    Future<Void> done = traffic;
+    done.compose(v -> second.message("t45")).onComplete(ctx.succeeding(last -> ctx.verify(() -> {
+      List<String> seen = new ArrayList<>(messages(first));
+      seen.addAll(messages(second));
+      assertThat(seen).containsExactlyElementsOf(posted);
+      assertThat(second.events()).noneMatch(e -> e.type().equals("resync_required"));
       ctx.completeNow();
     })));
   }
@@ -289,15 +334,18 @@ class SseClusterTest {
   }
 
   @Test
-  @DisplayName("an unusable cursor gets resync_required after connected, then live events")
+  @DisplayName("an unusable cursor (malformed, unknown, another user's) gets resync_required after connected, then live events")
   void garbageCursor(VertxTestContext ctx) {
     String alice = Api.user("alice");
     String bob = Api.user("bob");
     String aliceToken = api[0].token(alice);
     String group = api[0].group(aliceToken, "Resync", bob).getString("id");
     String bobToken = api[0].token(bob);
-    var checkpoint = ctx.checkpoint(2);
-    for (String cursor : List.of("garbage", "AAAAAAAAAAAAAAAAAAAAAA.deadbeef:3")) {
+    // Alice's own, valid cursor is no use to bob either.
+    SseClient alices = clients.sse(port(0), aliceToken);
+    String aliceCursor = await(alices.next("connected")).id();
+    var checkpoint = ctx.checkpoint(3);
+    for (String cursor : List.of("garbage", "AAAAAAAAAAAAAAAAAAAAAA.deadbeef:3", aliceCursor)) {
       SseClient sse = clients.sse(port(1), "/api/events", bobToken, "Last-Event-ID", cursor);
       sse.next("connected").compose(c -> sse.next("resync_required")).onComplete(ctx.succeeding(resync -> {
         ctx.verify(() -> assertThat(sse.events().get(1)).isSameAs(resync));

@@ -157,6 +157,44 @@ class WsProtocolTest {
   }
 
   @Test
+  @DisplayName("join_conversation and leave_conversation on a conversation of others are forbidden, on an unknown one not_found")
+  void roomsOfOthers(VertxTestContext ctx) {
+    String others = api.group(api.token(Api.user("owen")), "Not yours").getString("id");
+    String unknown = "00000000-0000-4000-8000-000000000000";
+    WsClient ws = clients.ws(port, api.token(Api.user("nina")));
+    List<Future<JsonObject>> replies = List.of(
+      ws.request("join_conversation", new JsonObject().put("conversationId", others)),
+      ws.request("leave_conversation", new JsonObject().put("conversationId", others)),
+      ws.request("leave_conversation", new JsonObject().put("conversationId", others).put("membership", true)),
+      ws.request("join_conversation", new JsonObject().put("conversationId", unknown)),
+      ws.request("leave_conversation", new JsonObject().put("conversationId", unknown)));
+    Future.all(replies).onComplete(ctx.succeeding(all -> ctx.verify(() -> {
+      assertThat(replies).extracting(f -> f.result().getString("type")).containsOnly("error");
+      assertThat(replies).extracting(f -> f.result().getJsonObject("payload").getString("code"))
+        .containsExactly("forbidden", "forbidden", "forbidden", "not_found", "not_found");
+      ctx.completeNow();
+    })));
+  }
+
+  @Test
+  @DisplayName("after subscribe, a backend's publish to the topic arrives as an event named as published; a forbidden topic is refused")
+  void topics(VertxTestContext ctx) {
+    WsClient ws = clients.ws(port, api.token(Api.user("tom")));
+    JsonObject forbidden = await(ws.request("subscribe", new JsonObject().put("topics", new JsonArray().add("secret"))));
+    ctx.verify(() -> assertThat(forbidden.getJsonObject("payload").getString("code")).isEqualTo("forbidden"));
+    JsonObject subscribed = await(ws.request("subscribe", new JsonObject().put("topics", new JsonArray().add("public.ws"))));
+    ctx.verify(() -> assertThat(subscribed.getJsonObject("payload").getJsonArray("topics")).containsExactly("public.ws"));
+    var r = await(api.client().post("/api/publish").putHeader("X-API-Key", "dev-key").sendJsonObject(new JsonObject()
+      .put("topic", "public.ws").put("event", "goal").put("data", new JsonObject().put("minute", 90))));
+    ctx.verify(() -> assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(200));
+    ws.next("goal").onComplete(ctx.succeeding(e -> ctx.verify(() -> {
+      assertThat(e.getJsonObject("payload")).isEqualTo(new JsonObject().put("topic", "public.ws")
+        .put("data", new JsonObject().put("minute", 90)));
+      ctx.completeNow();
+    })));
+  }
+
+  @Test
   @DisplayName("a command sent right after the upgrade is answered, and only after connected")
   void commandBeforeConnected(VertxTestContext ctx) {
     String quinn = Api.user("quinn");
