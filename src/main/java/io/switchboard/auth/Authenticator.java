@@ -87,7 +87,9 @@ public final class Authenticator {
     return jwt.authenticate(new TokenCredentials(token))
       .recover(t -> Future.failedFuture(unauthorized("invalid token")))
       .compose(user -> {
-        JsonObject claims = user.principal();
+        // vertx-auth-jwt moves exp/iat/nbf out of the principal; the full claim set is the
+        // "accessToken" attribute.
+        JsonObject claims = user.attributes().getJsonObject("accessToken", user.principal());
         Object sub = claims.getValue("sub");
         if (!(sub instanceof String s) || !USER_ID.matcher(s).matches()) {
           return Future.failedFuture(unauthorized("token has no valid 'sub'"));

@@ -141,7 +141,6 @@ public abstract class Connection {
   public Future<Void> start(String cursorText, JsonObject connectedExtras, Supplier<Future<Void>> setup) {
     gateway.register(this);
     gateway.node().connections().opened(transport);
-    scheduleExpiry();
     Future<Void> prepared;
     try {
       prepared = setup.get();
@@ -152,6 +151,11 @@ public abstract class Connection {
       .transform(set -> open(cursorText, connectedExtras, true).map(replayed -> {
         if (set.failed()) {
           reply(Envelope.error(ServiceException.from(set.cause()), null));
+        }
+        // Armed once connected is out: a token about to expire gets token_expired after it,
+        // never as the first event of the stream.
+        if (!closed) {
+          scheduleExpiry();
         }
         return (Void) null;
       }))

@@ -5,6 +5,7 @@ import io.switchboard.testing.Api;
 import io.switchboard.testing.Clients;
 import io.switchboard.testing.SseClient;
 import io.switchboard.testing.TestNodes;
+import io.switchboard.testing.Tokens;
 import io.switchboard.testing.WsClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.json.JsonObject;
@@ -226,6 +227,16 @@ class SseStreamTest {
       assertThat(e.payload().getString("code")).isEqualTo("forbidden");
       assertThat(refused.events().get(0).type()).isEqualTo("connected");
       checkpoint.flag();
+    })));
+  }
+
+  @Test
+  @DisplayName("when the token expires on a live stream the server sends token_expired and ends the stream")
+  void tokenExpires(VertxTestContext ctx) {
+    SseClient sse = clients.sse(port, Tokens.expiringIn(TestNodes.shared(), Api.user("xena"), 1));
+    sse.next("token_expired").compose(e -> sse.ended()).onComplete(ctx.succeeding(v -> ctx.verify(() -> {
+      assertThat(sse.events()).extracting(SseClient.Event::type).containsExactly("connected", "token_expired");
+      ctx.completeNow();
     })));
   }
 

@@ -4,6 +4,7 @@ import io.switchboard.testing.Api;
 import io.switchboard.testing.Clients;
 import io.switchboard.testing.RawWebSocket;
 import io.switchboard.testing.TestNodes;
+import io.switchboard.testing.Tokens;
 import io.switchboard.testing.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -192,6 +193,39 @@ class WsProtocolTest {
         .put("data", new JsonObject().put("minute", 90)));
       ctx.completeNow();
     })));
+  }
+
+  @Test
+  @DisplayName("when the token expires on a live socket the server sends token_expired and closes with 4401")
+  void tokenExpires(VertxTestContext ctx) {
+    WsClient ws = clients.ws(port, Tokens.expiringIn(TestNodes.shared(), Api.user("xena"), 1));
+    ws.next("token_expired").compose(e -> ws.closed()).onComplete(ctx.succeeding(v -> ctx.verify(() -> {
+      assertThat(ws.closeStatus()).isEqualTo((short) 4401);
+      assertThat(ws.closeReason()).isEqualTo("token_expired");
+      ctx.completeNow();
+    })));
+  }
+
+  @Test
+  @DisplayName("an auth envelope with a fresh token keeps a socket open past its first token's expiry")
+  void tokenRefreshed(VertxTestContext ctx) {
+    String yann = Api.user("yann");
+    String shortLived = Tokens.expiringIn(TestNodes.shared(), yann, 2);
+    WsClient refreshed = clients.ws(port, shortLived);
+    // The same token without a refresh: its expiry tells when the first token is over.
+    WsClient witness = clients.ws(port, shortLived);
+    JsonObject ok = await(refreshed.request("auth", new JsonObject().put("token", api.token(yann))));
+    ctx.verify(() -> assertThat(ok.getString("type")).isEqualTo("auth_success"));
+    JsonObject otherUser = await(refreshed.request("auth", new JsonObject().put("token", api.token(Api.user("zoe")))));
+    ctx.verify(() -> assertThat(otherUser.getJsonObject("payload").getString("code")).isEqualTo("forbidden"));
+    witness.closed()
+      .compose(v -> refreshed.request("ping", new JsonObject()))
+      .onComplete(ctx.succeeding(pong -> ctx.verify(() -> {
+        assertThat(witness.closeStatus()).isEqualTo((short) 4401);
+        assertThat(pong.getString("type")).isEqualTo("pong");
+        assertThat(refreshed.received()).noneMatch(e -> e.getString("type").equals("token_expired"));
+        ctx.completeNow();
+      })));
   }
 
   @Test
