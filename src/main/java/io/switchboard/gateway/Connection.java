@@ -144,7 +144,7 @@ public abstract class Connection {
     Future<Void> prepared;
     try {
       prepared = setup.get();
-    } catch (ServiceException e) {
+    } catch (RuntimeException e) {
       prepared = Future.failedFuture(e);
     }
     return prepared

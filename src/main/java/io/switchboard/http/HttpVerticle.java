@@ -40,18 +40,19 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
-    CorsHandler cors = cors(http);
-    // A WebSocket upgrade is checked by WsHandler, which answers a foreign origin with close 1008
-    // (SPEC §7); CORS would refuse it first with an HTTP error the browser cannot even read.
-    router.route().handler(ctx -> {
+    WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
+    // The WebSocket protocol's upgrades come before CORS: WsHandler checks their origin and
+    // answers a foreign one with close 1008 (SPEC §7), where CORS would refuse it first with an
+    // HTTP error a browser cannot even read.
+    router.get("/api/ws").handler(ws);
+    router.get("/api/events").handler(ctx -> {
       if ("websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"))) {
-        ctx.next();
+        ws.handle(ctx);
       } else {
-        cors.handle(ctx);
+        ctx.next();
       }
     });
-    WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
-    router.get("/api/ws").handler(ws);
+    router.route().handler(cors(http));
     router.get("/api/events").handler(new SseHandler(gateway, ws));
     new RestApi(vertx, node, gateway).mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {

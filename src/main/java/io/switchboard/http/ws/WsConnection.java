@@ -1,5 +1,6 @@
 package io.switchboard.http.ws;
 
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.switchboard.auth.Principal;
 import io.switchboard.gateway.Connection;
 import io.switchboard.gateway.Event;
@@ -10,7 +11,6 @@ import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.Fields;
 import io.switchboard.protocol.ServiceException;
 import io.switchboard.protocol.Types;
-import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;

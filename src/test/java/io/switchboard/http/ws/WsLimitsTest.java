@@ -80,16 +80,18 @@ class WsLimitsTest {
   }
 
   @Test
-  @DisplayName("a WebSocket from an origin outside http.allowedOrigins is closed with 1008; an allowed one is served")
+  @DisplayName("a WebSocket (on /api/ws or /api/events) from an origin outside http.allowedOrigins is closed with 1008; an allowed one is served")
   void origins(VertxTestContext ctx) {
-    var checkpoint = ctx.checkpoint(3);
+    var checkpoint = ctx.checkpoint(4);
     // The close follows the 101 at once: read by hand (see RawWebSocket).
-    RawWebSocket.openUntilClose(port, "/api/ws?token=" + api.token(Api.user("eve")), "Origin", "http://evil.example")
-      .onComplete(ctx.succeeding(closed -> ctx.verify(() -> {
-        assertThat(closed.code()).isEqualTo(1008);
-        assertThat(closed.texts()).isEmpty();
-        checkpoint.flag();
-      })));
+    for (String path : List.of("/api/ws", "/api/events")) {
+      RawWebSocket.openUntilClose(port, path + "?token=" + api.token(Api.user("eve")), "Origin", "http://evil.example")
+        .onComplete(ctx.succeeding(closed -> ctx.verify(() -> {
+          assertThat(closed.code()).isEqualTo(1008);
+          assertThat(closed.texts()).isEmpty();
+          checkpoint.flag();
+        })));
+    }
     WsClient good = connectWithOrigin("http://good.example", api.token(Api.user("gus")));
     good.next("connected").onComplete(ctx.succeeding(c -> checkpoint.flag()));
     // No Origin: not a browser page, nothing to check.
