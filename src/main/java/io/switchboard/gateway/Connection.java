@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * One client stream, whatever its transport: what it follows, what it has been sent, and its
@@ -142,11 +143,36 @@ public abstract class Connection {
    * meanwhile wait in {@code pending} and are deduplicated against the replay.
    */
   public Future<Void> start(String cursorText, JsonObject connectedExtras) {
+    return start(cursorText, connectedExtras, Future::succeededFuture);
+  }
+
+  /**
+   * Like {@link #start(String, JsonObject)}, with a {@code setup} (rooms and topics asked for at
+   * connect time) that completes <em>before</em> {@code connected} is sent: a client that has seen
+   * {@code connected} gets every event of them. If the setup fails the stream still opens, and the
+   * failure follows {@code connected} as an {@code error} event.
+   */
+  public Future<Void> start(String cursorText, JsonObject connectedExtras, Supplier<Future<Void>> setup) {
     gateway.register(this);
     gateway.node().connections().opened(transport);
-    scheduleExpiry();
-    return open(cursorText, connectedExtras, true)
-      .<Void>mapEmpty()
+    Future<Void> prepared;
+    try {
+      prepared = setup.get();
+    } catch (RuntimeException e) {
+      prepared = Future.failedFuture(e);
+    }
+    return prepared
+      .transform(set -> open(cursorText, connectedExtras, true).map(replayed -> {
+        if (set.failed()) {
+          reply(Envelope.error(ServiceException.from(set.cause()), null));
+        }
+        // Armed once connected is out: a token about to expire gets token_expired after it,
+        // never as the first event of the stream.
+        if (!closed) {
+          scheduleExpiry();
+        }
+        return (Void) null;
+      }))
       .onFailure(t -> close(CLOSE_GOING_AWAY, "cannot open the stream: " + ServiceException.from(t).getMessage()));
   }
 
@@ -515,7 +541,8 @@ public abstract class Connection {
   // ---- following ----
 
   private Future<Void> follow(String address) {
-    // A closed connection has been released: following now would leave it in a route for good.
+    // A connection closed while a subscription was on its way must not register again: nothing
+    // would ever unregister it.
     if (closed) {
       return Future.succeededFuture();
     }
@@ -601,15 +628,22 @@ public abstract class Connection {
     return Future.all(all).mapEmpty();
   }
 
+  /**
+   * The service answers both forms: with {@code membership:true} it leaves the group, without it
+   * it only checks that the user may see the conversation (others' rooms are forbidden, unknown
+   * ones not found), as for {@code join_conversation}.
+   */
   private Future<Envelope> leaveRoom(JsonObject p) {
     String conv = Fields.conversationId(p, "conversationId").toString();
     Boolean membership = Fields.optionalBoolean(p, "membership");
+    JsonObject payload = new JsonObject().put("conversationId", conv);
     if (Boolean.TRUE.equals(membership)) {
-      return gateway.commands().request(principal, Types.LEAVE_CONVERSATION,
-        new JsonObject().put("conversationId", conv).put("membership", true));
+      payload.put("membership", true);
     }
-    rooms.remove(conv);
-    return Future.succeededFuture(Envelope.of(Types.CONVERSATION_LEFT, new JsonObject().put("conversationId", conv)));
+    return gateway.commands().request(principal, Types.LEAVE_CONVERSATION, payload).map(left -> {
+      rooms.remove(conv);
+      return left;
+    });
   }
 
   private Future<Envelope> subscribe(JsonObject p) {

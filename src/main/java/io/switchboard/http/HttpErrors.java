@@ -39,7 +39,10 @@ public final class HttpErrors {
     ServiceException e;
     if (failure instanceof ServiceException se) {
       e = se;
-    } else if (failure != null && !(failure instanceof io.vertx.ext.web.handler.HttpException)) {
+    } else if (failure != null && !(failure instanceof io.vertx.ext.web.handler.HttpException)
+      && (ctx.statusCode() < 400 || ctx.statusCode() >= 500)) {
+      // A handler that failed with a 4xx status and a plain exception (CorsHandler: 403 "CORS
+      // Rejected") refused the request; only the rest is a bug.
       LOG.error("unhandled failure on {} {}", ctx.request().method(), ctx.normalizedPath(), failure);
       e = new ServiceException(ErrorCode.INTERNAL, "internal error");
     } else {

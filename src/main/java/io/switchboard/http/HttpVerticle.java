@@ -41,9 +41,19 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
-    router.route().handler(cors(http));
     WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
+    // The WebSocket protocol's upgrades come before CORS: WsHandler checks their origin and
+    // answers a foreign one with close 1008 (SPEC §7), where CORS would refuse it first with an
+    // HTTP error a browser cannot even read.
     router.get("/api/ws").handler(ws);
+    router.get("/api/events").handler(ctx -> {
+      if ("websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"))) {
+        ws.handle(ctx);
+      } else {
+        ctx.next();
+      }
+    });
+    router.route().handler(cors(http));
     router.get("/api/events").handler(new SseHandler(gateway, ws));
     router.get("/api/events/poll").handler(new PollHandler(gateway));
     new RestApi(vertx, node, gateway).mount(router);

@@ -66,7 +66,11 @@ public final class StreamVerticle extends ServiceVerticle {
     if (cursor == null) {
       return active.recover(Db::failure).map(list -> opened(list, null, true));
     }
-    return active.compose(list -> StreamStore.session(pool, cursor.sessionId(), windowSeconds).map(session -> {
+    // Cursor entries are resolved against every membership, left ones included: a cursor taken
+    // after a leave (its member_left was streamed) names a conversation no longer active, and
+    // must still resume rather than ask for a resync.
+    return active.compose(list -> StreamStore.memberships(pool, userId).compose(all -> StreamStore.session(pool,
+      cursor.sessionId(), windowSeconds).map(session -> {
       if (session == null || !session.fresh() || !session.userId().equals(userId)) {
         return opened(list, null, true);
       }
@@ -78,7 +82,7 @@ public final class StreamVerticle extends ServiceVerticle {
           return opened(list, null, true);
         }
       }
-      for (StreamStore.Membership m : list) {
+      for (StreamStore.Membership m : all) {
         String id = m.conversationId().toString();
         String previous = byPrefix.put(Cursor.prefix(id), id);
         if (previous != null && !previous.equals(id)) {
@@ -93,7 +97,7 @@ public final class StreamVerticle extends ServiceVerticle {
         positions.merge(id, e.getValue(), Math::max);
       }
       return opened(list, positions, false);
-    })).recover(Db::failure);
+    }))).recover(Db::failure);
   }
 
   private static Envelope opened(List<StreamStore.Membership> active, Map<String, Long> positions, boolean resync) {

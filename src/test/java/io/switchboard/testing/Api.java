@@ -96,6 +96,30 @@ public final class Api {
     return r.bodyAsJsonObject();
   }
 
+  /** This node's open client connections by transport, from {@code GET /api/health}. */
+  public JsonObject connections() {
+    HttpResponse<Buffer> r = get("/api/health", null);
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(200);
+    return r.bodyAsJsonObject().getJsonObject("connections");
+  }
+
+  /**
+   * Waits until this node's connection counts satisfy {@code condition} (checked every 20 ms, up
+   * to 15 s): how a test sees what the server did to a connection its client cannot observe.
+   */
+  public JsonObject awaitConnections(java.util.function.Predicate<JsonObject> condition, String what) {
+    long deadline = System.nanoTime() + 15_000_000_000L;
+    JsonObject now = connections();
+    while (!condition.test(now)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("connections never became " + what + "; last " + now);
+      }
+      await(clientVertx().timer(20));
+      now = connections();
+    }
+    return now;
+  }
+
   /** Asserts an error response: status and SPEC §2 error code. */
   public static void assertError(HttpResponse<Buffer> r, int status, String code) {
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(status);

@@ -4,7 +4,6 @@ import io.switchboard.auth.Authenticator;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.api.RestApi;
-import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerRequest;
@@ -68,10 +67,9 @@ public final class SseHandler implements Handler<RoutingContext> {
       SseConnection conn = new SseConnection(gateway, ctx.vertx().getOrCreateContext(), ar.result(), request, response);
       response.closeHandler(v -> conn.peerClosed());
       response.exceptionHandler(t -> conn.peerClosed());
-      conn.start(cursor == null || cursor.isBlank() ? null : cursor.trim(), null)
-        .compose(v -> conn.joinRooms(rooms))
-        .compose(v -> conn.subscribeTopics(topics))
-        .onFailure(t -> conn.reply(Envelope.error(ServiceException.from(t), null)));
+      // Rooms and topics are in place before connected, so no event of them can be missed.
+      conn.start(cursor == null || cursor.isBlank() ? null : cursor.trim(), null,
+        () -> conn.joinRooms(rooms).compose(v -> conn.subscribeTopics(topics)));
     });
   }
 

@@ -1,5 +1,6 @@
 package io.switchboard.http.ws;
 
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.switchboard.auth.Principal;
 import io.switchboard.gateway.Connection;
 import io.switchboard.gateway.Event;
@@ -39,13 +40,29 @@ final class WsConnection extends Connection {
       }
     });
     ws.closeHandler(v -> closedByPeer());
-    ws.exceptionHandler(t -> closedByPeer());
+    ws.exceptionHandler(this::onException);
     ws.pongHandler(b -> lastHeard = System.nanoTime());
     ws.binaryMessageHandler(b -> {
       lastHeard = System.nanoTime();
       reply(Envelope.error(ServiceException.invalid("binary frames are not supported; send JSON text"), null));
     });
     ws.textMessageHandler(this::onText);
+  }
+
+  /**
+   * Vert.x reports a frame over {@code limits.frameBytes} (Netty's decoder) and a message over it
+   * (its frame aggregator) as exceptions. The first is followed by a close without a close frame,
+   * the second by nothing at all: the socket would stay open and silently deaf. Either way the
+   * client is told with 1009 here.
+   */
+  private void onException(Throwable t) {
+    if (t instanceof CorruptedWebSocketFrameException c && c.closeStatus() != null) {
+      close(c.closeStatus().code(), c.closeStatus().code() == CLOSE_TOO_LARGE ? "frame too large" : "protocol error");
+    } else if (t instanceof IllegalStateException && String.valueOf(t.getMessage()).contains("max message size")) {
+      close(CLOSE_TOO_LARGE, "message too large");
+    } else {
+      close(CLOSE_GOING_AWAY, "connection error");
+    }
   }
 
   private void onText(String text) {

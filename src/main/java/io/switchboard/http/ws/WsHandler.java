@@ -46,6 +46,9 @@ public final class WsHandler implements Handler<RoutingContext> {
     String token = RestApi.token(request);
     String cursor = request.getParam("lastEventId") != null ? request.getParam("lastEventId") : request.getParam("cursor");
     request.toWebSocket().onSuccess(ws -> {
+      // Nothing is read until the stream is open: connected is the first event of every stream,
+      // and a command sent meanwhile is answered after it instead of before it (or not at all).
+      ws.pause();
       if (!originOk) {
         ws.close((short) Connection.CLOSE_POLICY, "forbidden origin");
         return;
@@ -96,12 +99,12 @@ public final class WsHandler implements Handler<RoutingContext> {
         }
       });
     });
+    ws.resume();
   }
 
   private void open(ServerWebSocket ws, Principal principal, String cursor, boolean afterAuth) {
     WsConnection conn = new WsConnection(gateway, gateway.vertx().getOrCreateContext(), principal, ws);
-    ws.resume();
-    conn.start(cursor, null);
+    conn.start(cursor, null).onComplete(ar -> ws.resume());
   }
 
   private void refuse(ServerWebSocket ws, ServiceException e) {
