@@ -11,6 +11,7 @@ import io.switchboard.http.ConnectionCounts;
 import io.switchboard.stream.StreamVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
+import io.switchboard.http.bridge.TcpBridgeVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
 import io.switchboard.store.Migrations;
@@ -94,7 +95,8 @@ public final class Node {
     }).onSuccess(node -> {
       LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
         clusterManager == null ? 1 : clusterManager.getNodes().size(),
-        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port() : "");
+        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port()
+          + (config.bridge().tcpPort() > 0 ? ", TCP bridge on port " + config.bridge().tcpPort() : "") : "");
       if (config.auth().devTokens()) {
         LOG.warn("auth.devTokens is on: anyone can mint a token with POST /api/auth/dev-token; turn it off in production");
       }
@@ -125,7 +127,17 @@ public final class Node {
       return first;
     }
     Gateway gateway = new Gateway(vertx, context);
-    return first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
+    Future<List<String>> http = first.compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
+        new DeploymentOptions().setInstances(cores))
+      .map(id -> {
+        ids.add(id);
+        return ids;
+      }));
+    if (context.config().bridge().tcpPort() == 0) {
+      return http;
+    }
+    // The TCP bridge shares the node's gateway; its instances share the one port like HTTP's.
+    return http.compose(ids -> vertx.deployVerticle(() -> new TcpBridgeVerticle(gateway),
         new DeploymentOptions().setInstances(cores))
       .map(id -> {
         ids.add(id);

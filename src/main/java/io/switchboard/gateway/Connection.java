@@ -74,6 +74,7 @@ public abstract class Connection {
   private final ArrayDeque<Event> pending = new ArrayDeque<>();
   private final TokenBucket commandBucket;
   private String sessionId;
+  private boolean started;
   private boolean live;
   private boolean closed;
   private int queuedEvents;
@@ -128,6 +129,7 @@ public abstract class Connection {
    * meanwhile wait in {@code pending} and are deduplicated against the replay.
    */
   public Future<Void> start(String cursorText, JsonObject connectedExtras) {
+    started = true;
     gateway.register(this);
     gateway.node().connections().opened(transport);
     scheduleExpiry();
@@ -253,7 +255,10 @@ public abstract class Connection {
     pending.clear();
     held.clear();
     gateway.unregister(this);
-    gateway.node().connections().closed(transport);
+    if (started) {
+      // A bridge connection may run commands (and so be closed) before its stream starts.
+      gateway.node().connections().closed(transport);
+    }
     onReleased();
   }
 

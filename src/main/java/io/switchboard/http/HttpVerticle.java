@@ -4,6 +4,7 @@ import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.api.RestApi;
+import io.switchboard.http.bridge.SockJsBridge;
 import io.switchboard.http.sse.SseHandler;
 import io.switchboard.http.ws.WsHandler;
 import io.vertx.core.Future;
@@ -41,9 +42,11 @@ public final class HttpVerticle extends VerticleBase {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
     router.route().handler(cors(http));
-    WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
+    Origins origins = new Origins(http.allowedOrigins());
+    WsHandler ws = new WsHandler(gateway, origins);
     router.get("/api/ws").handler(ws);
     router.get("/api/events").handler(new SseHandler(gateway, ws));
+    new SockJsBridge(gateway, origins).mount(router);
     new RestApi(vertx, node, gateway).mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
