@@ -23,7 +23,14 @@
 // It exits when the socket closes, when stdin ends, or after a minute in any case.
 
 const EventBus = require('@vertx/eventbus-bridge-client.js');
+const http = require('http');
 const readline = require('readline');
+
+// SockJS's polling transports close their HTTP connection after each answer (vertx-web does so
+// without saying 'Connection: close'), and Node.js's default agent keeps connections alive: the
+// next xhr_send could go out on a connection the server is closing and fail with ECONNRESET.
+// Browsers retry such a request; here the agent simply does not reuse connections.
+http.globalAgent = new http.Agent({ keepAlive: false });
 
 const [baseUrl, token, userId, transports, tokenIn] = process.argv.slice(2);
 const inUrl = tokenIn === 'url';
@@ -63,8 +70,8 @@ eb.onopen = () => {
 
 eb.onerror = (frame) => out({ kind: 'error', frame });
 
-eb.onclose = () => {
-  out({ kind: 'closed' });
+eb.onclose = (e) => {
+  out({ kind: 'closed', code: e && e.code, reason: e && e.reason });
   clearTimeout(lifetime);
   setTimeout(() => process.exit(0), 50);
 };

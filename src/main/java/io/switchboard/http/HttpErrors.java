@@ -39,7 +39,10 @@ public final class HttpErrors {
     ServiceException e;
     if (failure instanceof ServiceException se) {
       e = se;
-    } else if (failure != null && !(failure instanceof io.vertx.ext.web.handler.HttpException)) {
+    } else if (failure != null && !(failure instanceof io.vertx.ext.web.handler.HttpException)
+      && (ctx.statusCode() < 400 || ctx.statusCode() >= 500)) {
+      // A handler that failed with a 4xx status and a plain exception (CorsHandler rejecting an
+      // origin does) is a client error, mapped by its status below.
       LOG.error("unhandled failure on {} {}", ctx.request().method(), ctx.normalizedPath(), failure);
       e = new ServiceException(ErrorCode.INTERNAL, "internal error");
     } else {

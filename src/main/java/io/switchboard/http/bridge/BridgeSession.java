@@ -129,10 +129,13 @@ final class BridgeSession {
     drain();
   }
 
-  /** A frame over {@code limits.frameBytes}: refused, and the socket closed (its framing may be lost). */
+  /**
+   * A frame over {@code limits.frameBytes} ({@code bytes} when known, else -1): refused, and the
+   * socket closed, as its framing may be lost.
+   */
   void tooLarge(long bytes) {
-    close(Connection.CLOSE_TOO_LARGE, BridgeFrames.TOO_LARGE,
-      "a frame of " + bytes + " bytes is over the limit of " + limits.frameBytes());
+    close(Connection.CLOSE_TOO_LARGE, BridgeFrames.TOO_LARGE, (bytes < 0 ? "a frame" : "a frame of " + bytes + " bytes")
+      + " is over the limit of " + limits.frameBytes() + " bytes");
   }
 
   private void drain() {

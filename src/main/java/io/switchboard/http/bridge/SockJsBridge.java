@@ -72,7 +72,7 @@ public final class SockJsBridge {
     sock.exceptionHandler(t -> {
       // Vert.x drops a WebSocket message over the node's message size and reports it here.
       if (t.getMessage() != null && t.getMessage().contains("max message size")) {
-        session.tooLarge(gateway.config().limits().frameBytes() + 1L);
+        session.tooLarge(-1);
       } else {
         session.peerClosed();
         sock.close();

@@ -2,7 +2,6 @@ package io.switchboard.http.bridge;
 
 import io.switchboard.protocol.Addresses;
 import io.switchboard.testing.Api;
-import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
@@ -15,6 +14,7 @@ import io.vertx.core.parsetools.RecordParser;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +32,7 @@ abstract class FrameClient implements AutoCloseable {
   public abstract void close();
 
   final LinkedBlockingQueue<JsonObject> frames = new LinkedBlockingQueue<>();
+  private final List<JsonObject> backlog = new ArrayList<>();
   final Promise<Integer> closed = Promise.promise();
 
   /** Connects to {@code /eventbus/websocket} with the given Origin header (none when null). */
@@ -40,7 +41,7 @@ abstract class FrameClient implements AutoCloseable {
     WebSocketConnectOptions options = new WebSocketConnectOptions()
       .setHost("127.0.0.1").setPort(port)
       .setURI(SockJsBridge.PATH + "/websocket" + (query == null ? "" : "?" + query))
-      .setAllowOriginHeader(false);
+      .setAllowOriginHeader(origin != null);
     if (origin != null) {
       options.addHeader("Origin", origin);
     }
@@ -60,19 +61,30 @@ abstract class FrameClient implements AutoCloseable {
     sendText(frame.encode());
   }
 
-  /** The next frame matching {@code which}; frames before it are dropped. Fails after 10 s. */
+  /**
+   * The first frame not yet taken that matches {@code which}, waiting up to 10 s; frames that do
+   * not match stay for later calls (events and replies may arrive in either order).
+   */
   JsonObject next(Predicate<JsonObject> which) {
+    for (Iterator<JsonObject> it = backlog.iterator(); it.hasNext(); ) {
+      JsonObject f = it.next();
+      if (which.test(f)) {
+        it.remove();
+        return f;
+      }
+    }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     try {
       while (true) {
         long left = deadline - System.nanoTime();
         JsonObject f = left <= 0 ? null : frames.poll(left, TimeUnit.NANOSECONDS);
         if (f == null) {
-          throw new AssertionError("no matching frame within 10 s");
+          throw new AssertionError("no matching frame within 10 s; not taken: " + backlog);
         }
         if (which.test(f)) {
           return f;
         }
+        backlog.add(f);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -80,9 +92,10 @@ abstract class FrameClient implements AutoCloseable {
     }
   }
 
-  /** Every frame received within {@code millis}. */
+  /** Every frame not yet taken, waiting {@code millis} for more. */
   List<JsonObject> drain(long millis) {
-    List<JsonObject> out = new ArrayList<>();
+    List<JsonObject> out = new ArrayList<>(backlog);
+    backlog.clear();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
     try {
       while (true) {
@@ -162,6 +175,16 @@ abstract class FrameClient implements AutoCloseable {
       ws.writeTextMessage(text);
     }
 
+    @Override
+    void pause() {
+      ws.pause();
+    }
+
+    @Override
+    void resume() {
+      ws.resume();
+    }
+
     /** Writes one text message as two WebSocket frames. */
     void sendFragmented(String first, String second) {
       ws.writeFrame(io.vertx.core.http.WebSocketFrame.textFrame(first, false));
@@ -175,6 +198,11 @@ abstract class FrameClient implements AutoCloseable {
       }
     }
   }
+
+  /** Stops reading from the socket: the server's writes back up. */
+  abstract void pause();
+
+  abstract void resume();
 
   /** Writes a text message as two frames (WebSocket clients only). */
   void sendFragmented(String first, String second) {
@@ -212,6 +240,16 @@ abstract class FrameClient implements AutoCloseable {
       writeRaw(text.getBytes(StandardCharsets.UTF_8));
     }
 
+    @Override
+    void pause() {
+      socket.pause();
+    }
+
+    @Override
+    void resume() {
+      socket.resume();
+    }
+
     void writeRaw(byte[] bytes) {
       socket.write(Buffer.buffer().appendInt(bytes.length).appendBytes(bytes));
     }
@@ -225,9 +263,5 @@ abstract class FrameClient implements AutoCloseable {
   /** Writes a frame header announcing {@code length} bytes, then nothing (TCP clients only). */
   void announce(int length) {
     ((Tcp) this).socket.write(Buffer.buffer().appendInt(length));
-  }
-
-  Future<Integer> closedFuture() {
-    return closed.future();
   }
 }

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -171,6 +172,7 @@ class SockJsBridgeNpmClientTest {
     private final Process process;
     private final OutputStream stdin;
     private final LinkedBlockingQueue<JsonObject> lines = new LinkedBlockingQueue<>();
+    private final List<JsonObject> backlog = new ArrayList<>();
     private final StringBuilder stderr = new StringBuilder();
 
     NodeClient(String baseUrl, String token, String userId, String transports, boolean tokenInUrl) {
@@ -221,21 +223,35 @@ class SockJsBridgeNpmClientTest {
       }
     }
 
-    /** The next line matching {@code which} within 15 s (the client may still be connecting). */
+    /**
+     * The first line not yet taken that matches {@code which}, waiting up to 15 s (the client may
+     * still be connecting); other lines stay for later calls.
+     */
     JsonObject next(Predicate<JsonObject> which) {
+      for (Iterator<JsonObject> it = backlog.iterator(); it.hasNext(); ) {
+        JsonObject l = it.next();
+        if (which.test(l)) {
+          it.remove();
+          return l;
+        }
+      }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
       try {
         while (System.nanoTime() < deadline) {
           JsonObject l = lines.poll(100, TimeUnit.MILLISECONDS);
-          if (l != null && which.test(l)) {
+          if (l == null) {
+            continue;
+          }
+          if (which.test(l)) {
             return l;
           }
+          backlog.add(l);
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
       throw new AssertionError("no matching line from the node client within 15 s; alive="
-        + process.isAlive() + "; stderr:\n" + stderr());
+        + process.isAlive() + "; not taken: " + backlog + "; stderr:\n" + stderr());
     }
 
     /** The envelope of the next event of {@code type} on the user's address. */
@@ -249,7 +265,8 @@ class SockJsBridgeNpmClientTest {
     }
 
     List<JsonObject> drain(long millis) {
-      List<JsonObject> out = new ArrayList<>();
+      List<JsonObject> out = new ArrayList<>(backlog);
+      backlog.clear();
       long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
       try {
         while (System.nanoTime() < deadline) {

@@ -69,6 +69,35 @@ class TcpBridgeTest {
   }
 
   @Test
+  @DisplayName("a client registering again with the cursor of its last event receives what it missed, once")
+  void resumeWithCursor() {
+    String alice = Api.user("alice");
+    String bob = Api.user("bob");
+    String bobToken = api.token(bob);
+    String aliceToken = api.token(alice);
+    String conversationId = api.group(bobToken, "Resume", alice).getString("id");
+    String cursor;
+    try (FrameClient c = FrameClient.tcp(BridgeNode.tcpPort())) {
+      c.send(registerFrame(Addresses.user(alice), token(aliceToken)));
+      c.event(alice, "connected");
+      api.send(bobToken, conversationId, "one");
+      cursor = c.event(alice, "message_received").getJsonObject("headers").getString("cursor");
+    }
+    api.send(bobToken, conversationId, "two");
+    api.send(bobToken, conversationId, "three");
+    try (FrameClient c = FrameClient.tcp(BridgeNode.tcpPort())) {
+      c.send(registerFrame(Addresses.user(alice), token(aliceToken).put("cursor", cursor)));
+      c.event(alice, "connected");
+      JsonObject two = c.event(alice, "message_received").getJsonObject("body").getJsonObject("payload");
+      JsonObject three = c.event(alice, "message_received").getJsonObject("body").getJsonObject("payload");
+      assertThat(two.getString("content")).isEqualTo("two");
+      assertThat(three.getString("content")).isEqualTo("three");
+      assertThat(c.drain(500)).noneMatch(f -> f.getValue("body") instanceof JsonObject b
+        && "message_received".equals(b.getString("type")));
+    }
+  }
+
+  @Test
   @DisplayName("registering on another user's address is refused and delivers nothing of theirs")
   void foreignRegisterRefused() {
     String alice = Api.user("alice");
