@@ -41,12 +41,14 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
-    router.route().handler(cors(http));
     Origins origins = new Origins(http.allowedOrigins());
+    // Before the CORS handler: SockJS answers CORS itself, with credentials as its browser
+    // client's XHR fallbacks require, once the bridge has checked the origin.
+    new SockJsBridge(gateway, origins).mount(router);
+    router.route().handler(cors(http));
     WsHandler ws = new WsHandler(gateway, origins);
     router.get("/api/ws").handler(ws);
     router.get("/api/events").handler(new SseHandler(gateway, ws));
-    new SockJsBridge(gateway, origins).mount(router);
     new RestApi(vertx, node, gateway).mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
