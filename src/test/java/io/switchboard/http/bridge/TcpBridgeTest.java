@@ -134,6 +134,29 @@ class TcpBridgeTest {
   }
 
   @Test
+  @DisplayName("commands over the bridge share the connection's rate limit: a burst past it is answered rate_limited")
+  void rateLimited() {
+    String alice = Api.user("alice");
+    JsonObject headers = token(api.token(alice));
+    int burst = BridgeNode.get().context().config().limits().commandBurst();
+    try (FrameClient c = FrameClient.tcp(BridgeNode.tcpPort())) {
+      for (int i = 0; i < burst + 10; i++) {
+        c.send(sendFrame(Addresses.BRIDGE_COMMANDS, command("ping", new JsonObject(), "p-" + i), "rl-" + i, headers));
+      }
+      int limited = 0;
+      for (int i = 0; i < burst + 10; i++) {
+        JsonObject reply = c.reply("rl-" + i);
+        assertThat(reply.getString("requestId")).isEqualTo("p-" + i);
+        if ("error".equals(reply.getString("type"))) {
+          assertThat(reply.getJsonObject("payload").getString("code")).isEqualTo("rate_limited");
+          limited++;
+        }
+      }
+      assertThat(limited).isGreaterThan(0);
+    }
+  }
+
+  @Test
   @DisplayName("malformed JSON and a missing or invalid token get err frames and the socket stays open")
   void badInput() {
     try (FrameClient c = FrameClient.tcp(BridgeNode.tcpPort())) {
