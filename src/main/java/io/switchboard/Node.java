@@ -14,6 +14,7 @@ import io.switchboard.stream.StreamVerticle;
 import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
+import io.switchboard.http.bridge.TcpBridgeVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
 import io.switchboard.store.Migrations;
@@ -116,7 +117,8 @@ public final class Node {
     }).onSuccess(node -> {
       LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
         clusterManager == null ? 1 : clusterManager.getNodes().size(),
-        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port() : "");
+        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port()
+          + (config.bridge().tcpPort() > 0 ? ", TCP bridge on port " + config.bridge().tcpPort() : "") : "");
       if (config.auth().devTokens()) {
         LOG.warn("auth.devTokens is on: anyone can mint a token with POST /api/auth/dev-token; turn it off in production");
       }
@@ -152,12 +154,22 @@ public final class Node {
     if (!roles.contains(Role.HTTP)) {
       return first;
     }
-    return first
+    Future<List<String>> http = first
       .compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway)).map(id -> {
         ids.add(id);
         return ids;
       }))
       .compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
+        new DeploymentOptions().setInstances(cores))
+      .map(id -> {
+        ids.add(id);
+        return ids;
+      }));
+    if (context.config().bridge().tcpPort() == 0) {
+      return http;
+    }
+    // The TCP bridge shares the node's gateway; its instances share the one port like HTTP's.
+    return http.compose(ids -> vertx.deployVerticle(() -> new TcpBridgeVerticle(gateway),
         new DeploymentOptions().setInstances(cores))
       .map(id -> {
         ids.add(id);

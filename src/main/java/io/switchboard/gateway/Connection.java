@@ -76,6 +76,7 @@ public abstract class Connection {
   private final ArrayDeque<Event> pending = new ArrayDeque<>();
   private final TokenBucket commandBucket;
   private String sessionId;
+  private boolean started;
   private boolean live;
   private boolean closed;
   private int queuedEvents;
@@ -153,6 +154,7 @@ public abstract class Connection {
    * failure follows {@code connected} as an {@code error} event.
    */
   public Future<Void> start(String cursorText, JsonObject connectedExtras, Supplier<Future<Void>> setup) {
+    started = true;
     gateway.register(this);
     gateway.node().connections().opened(transport);
     Future<Void> prepared;
@@ -299,7 +301,10 @@ public abstract class Connection {
     pending.clear();
     held.clear();
     gateway.unregister(this);
-    gateway.node().connections().closed(transport);
+    if (started) {
+      // A bridge connection may run commands (and so be closed) before its stream starts.
+      gateway.node().connections().closed(transport);
+    }
     onReleased();
   }
 

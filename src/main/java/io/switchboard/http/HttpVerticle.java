@@ -4,6 +4,7 @@ import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.api.RestApi;
+import io.switchboard.http.bridge.SockJsBridge;
 import io.switchboard.http.poll.PollHandler;
 import io.switchboard.http.sse.SseHandler;
 import io.switchboard.http.ws.WsHandler;
@@ -41,7 +42,11 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
-    WsHandler ws = new WsHandler(gateway, new Origins(http.allowedOrigins()));
+    Origins origins = new Origins(http.allowedOrigins());
+    // Before the CORS handler: SockJS answers CORS itself, with credentials as its browser
+    // client's XHR fallbacks require, once the bridge has checked the origin.
+    new SockJsBridge(gateway, origins).mount(router);
+    WsHandler ws = new WsHandler(gateway, origins);
     // The WebSocket protocol's upgrades come before CORS: WsHandler checks their origin and
     // answers a foreign one with close 1008 (SPEC §7), where CORS would refuse it first with an
     // HTTP error a browser cannot even read.
