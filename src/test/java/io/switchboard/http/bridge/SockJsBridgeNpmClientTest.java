@@ -152,17 +152,25 @@ class SockJsBridgeNpmClientTest {
     return c;
   }
 
-  /** Runs a command in src/test/js, output inherited, killed after {@code seconds}; its exit code. */
+  /**
+   * Runs a command in src/test/js, killed after {@code seconds}; its exit code. Its output goes to
+   * a log file, never to this JVM's own streams, which carry the test runner's protocol.
+   */
   static int run(List<String> command, long seconds) throws IOException, InterruptedException {
     Process p;
+    java.io.File log = java.nio.file.Files.createTempFile("sb-npm", ".log").toFile();
     try {
-      p = new ProcessBuilder(command).directory(JS.toFile()).inheritIO().start();
+      p = new ProcessBuilder(command).directory(JS.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectErrorStream(true)
+        .redirectOutput(log)
+        .start();
     } catch (IOException e) {
       return -1;
     }
     if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError(String.join(" ", command) + " took more than " + seconds + " s");
+      throw new AssertionError(String.join(" ", command) + " took more than " + seconds + " s (log: " + log + ")");
     }
     return p.exitValue();
   }
