@@ -42,6 +42,7 @@ public final class Gateway {
   private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
   private final long sweeper;
+  private volatile boolean draining;
   private final Map<String, ReceiptSlot> receipts = new ConcurrentHashMap<>();
 
   /** At most one receipt per reader per conversation per this interval reaches local clients. */
@@ -68,6 +69,11 @@ public final class Gateway {
   private void sweep() {
     long idle = System.currentTimeMillis() - 5 * RECEIPT_INTERVAL_MS;
     receipts.values().removeIf(slot -> slot.waiting == null && slot.lastSent < idle);
+    messageBuckets.values().removeIf(bucket -> {
+      synchronized (bucket) {
+        return bucket.isFull();
+      }
+    });
     List<String> ids = new ArrayList<>();
     routes.forEach((address, route) -> {
       if (address.startsWith(Addresses.CONVERSATION_PREFIX)) {
@@ -101,6 +107,7 @@ public final class Gateway {
    * and resumes on another node by its cursor; completes when all are gone or after the drain.
    */
   public Future<Void> drain(long timeoutMs) {
+    draining = true;
     vertx.cancelTimer(sweeper);
     for (Connection c : connections()) {
       c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
@@ -226,6 +233,11 @@ public final class Gateway {
 
   /** Registers a new connection of a user; beyond the per-user limit the oldest is replaced. */
   void register(Connection c) {
+    if (draining) {
+      // Stopping: a client that reconnects here is sent on to another node at once.
+      c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
+      return;
+    }
     Connection[] evicted = new Connection[1];
     boolean[] first = new boolean[1];
     byUser.compute(c.userId(), (k, list) -> {

@@ -15,6 +15,11 @@ public final class TokenBucket {
     this.last = System.nanoTime();
   }
 
+  /** True when the bucket has refilled completely: it holds nothing worth keeping. */
+  public boolean isFull() {
+    return Math.min(burst, tokens + (System.nanoTime() - last) / 1e9 * rate) >= burst;
+  }
+
   /** Takes one token; 0 when allowed, else the seconds to wait (at least 1). */
   public long take() {
     long now = System.nanoTime();

@@ -39,6 +39,7 @@ public final class TypingVerticle extends ServiceVerticle {
   static final String MAP = "sb.typing";
   static final int CAS_ATTEMPTS = 10;
   static final long MEMBER_CACHE_MS = 30_000;
+  static final long REFRESH_WINDOW_MS = 1000;
 
   private final Pool pool;
   private final long ttlMs;
@@ -87,8 +88,9 @@ public final class TypingVerticle extends ServiceVerticle {
       long expires = System.currentTimeMillis() + ttlMs;
       return update(conv, m -> {
         Long current = m.containsKey(userId) ? m.getLong(userId) : null;
-        // A refresh while well within the TTL changes nothing: no write, no broadcast.
-        if (current != null && current - System.currentTimeMillis() > ttlMs / 2) {
+        // A refresh within a second of the last one changes nothing: no write, no broadcast.
+        // Later refreshes extend the expiry quietly (the set of typists is unchanged).
+        if (current != null && current >= expires - REFRESH_WINDOW_MS) {
           return m;
         }
         return m.copy().put(userId, expires);
