@@ -24,8 +24,8 @@ public final class Main {
   public static void main(String[] args) {
     System.setProperty("hazelcast.logging.type", "slf4j");
     if (args.length > 0 && "bench".equals(args[0])) {
-      System.err.println("switchboard: the bench command is not available in this build");
-      System.exit(2);
+      io.switchboard.bench.Bench.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
     }
     Path conf = null;
     for (int i = 0; i < args.length; i++) {
