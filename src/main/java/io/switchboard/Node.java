@@ -9,6 +9,7 @@ import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.conversation.ConversationVerticle;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.ConnectionCounts;
+import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.presence.PresenceVerticle;
 import io.switchboard.stream.StreamVerticle;
 import io.switchboard.typing.TypingVerticle;
@@ -22,7 +23,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.sqlclient.Pool;
@@ -67,7 +67,10 @@ public final class Node {
     this.gateway = gateway;
   }
 
-  /** Builds a clustered Vert.x instance from {@code cluster.*} and starts every role on it. */
+  /**
+   * Builds a clustered Vert.x instance from {@code cluster.*}, with metrics
+   * ({@link NodeMetrics#vertxOptions}), and starts every role on it.
+   */
   public static Future<Node> start(SwitchboardConfig config) {
     ClusterManager clusterManager;
     try {
@@ -77,7 +80,7 @@ public final class Node {
       return Future.failedFuture(e);
     }
     return Vertx.builder()
-      .with(new VertxOptions())
+      .with(NodeMetrics.vertxOptions(config))
       .withClusterManager(clusterManager)
       .buildClustered()
       .compose(vertx -> start(vertx, config, EnumSet.allOf(Role.class))
@@ -96,7 +99,9 @@ public final class Node {
     String nodeId = clusterManager == null ? "standalone" : clusterManager.getNodeId();
     return ClusterDatabase.resolve(vertx, config).compose(db -> {
       Pool pool = Database.pool(vertx, db.url(), config.db());
-      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, new ConnectionCounts());
+      ConnectionCounts connections = new ConnectionCounts();
+      NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
+      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, connections, metrics);
       Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
       return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
@@ -111,6 +116,7 @@ public final class Node {
             });
         })
         .recover(t -> abandon(vertx, db, databaseId)
+          .onComplete(v -> metrics.close())
           .compose(v -> pool.close())
           .eventually(() -> stopEmbedded(vertx, db.embedded()))
           .transform(ignored -> Future.failedFuture(t)));
@@ -133,17 +139,19 @@ public final class Node {
     List<Future<String>> all = new ArrayList<>();
     if (roles.contains(Role.SERVICES)) {
       DeploymentOptions services = new DeploymentOptions().setInstances(cores);
-      all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()), services));
-      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()), services));
-      all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.config().sse().resumeWindowSeconds()),
+      NodeMetrics metrics = context.metrics();
+      all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()).metered(metrics), services));
+      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()).metered(metrics),
         services));
-      all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()), services));
-      all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds()),
-        services));
+      all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.config().sse().resumeWindowSeconds())
+        .metered(metrics), services));
+      all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()).metered(metrics), services));
+      all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds())
+        .metered(metrics), services));
       // The first call instance of a node also watches presence and sweeps lost ring timers.
       AtomicBoolean callWatcher = new AtomicBoolean(true);
       all.add(vertx.deployVerticle(() -> new CallVerticle(context.pool(), context.config().calls(),
-        context.config().limits(), callWatcher.getAndSet(false)), services));
+        context.config().limits(), callWatcher.getAndSet(false)).metered(metrics), services));
     }
     // HTTP last: the port opens once the node can answer.
     Future<List<String>> first = Future.all(all).map(cf -> {
@@ -207,6 +215,7 @@ public final class Node {
       .compose(v -> withdraw)
       .compose(v -> Future.join(deployments.stream().map(vertx::undeploy).toList()).<Void>mapEmpty())
       .otherwise((Void) null)
+      .onComplete(v -> context.metrics().close())
       .compose(v -> context.pool().close().otherwise((Void) null))
       .compose(v -> stopEmbedded(vertx, embedded).otherwise((Void) null));
     // Vert.x is closed from a thread of its own: a close started on one of its event loops

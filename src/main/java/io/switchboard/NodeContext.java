@@ -3,11 +3,12 @@ package io.switchboard;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.http.ConnectionCounts;
+import io.switchboard.metrics.NodeMetrics;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.sqlclient.Pool;
 
-/** What the verticles of one node share: its configuration, database pool and identity. */
+/** What the verticles of one node share: its configuration, database pool, identity and meters. */
 public record NodeContext(SwitchboardConfig config, Pool pool, Authenticator authenticator,
                           ClusterManager clusterManager, String nodeId,
-                          ConnectionCounts connections) {
+                          ConnectionCounts connections, NodeMetrics metrics) {
 }

@@ -530,6 +530,7 @@ public abstract class Connection {
       return;
     }
     String cursor = e.durable() || Types.CONNECTED.equals(e.type()) ? cursor() : null;
+    gateway.node().metrics().delivered(transport);
     write(e, cursor).onComplete(ar -> {
       queuedEvents--;
       queuedBytes -= size;

@@ -162,6 +162,7 @@ public final class Gateway {
             LOG.warn("dropping a malformed event on {}", key);
             return;
           }
+          node.metrics().eventArrived(msg.body());
           if (event.durable() && event.seq() > r.seen) {
             r.seen = event.seq();
           }
@@ -312,6 +313,17 @@ public final class Gateway {
   /** How many addresses this node follows (stats). */
   public int routeCount() {
     return routes.size();
+  }
+
+  /** How many addresses starting with {@code prefix} this node follows (stats: rooms, topics). */
+  public int routeCount(String prefix) {
+    int n = 0;
+    for (String address : routes.keySet()) {
+      if (address.startsWith(prefix)) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Addresses of a user's own events. */

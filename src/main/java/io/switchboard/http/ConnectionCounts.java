@@ -4,7 +4,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Open client connections of one node by transport, for health and stats (thread-safe). */
+/** Open client connections of one node by transport, for health, stats and metrics (thread-safe). */
 public final class ConnectionCounts {
 
   /** The transports a client can be connected with. */
@@ -19,6 +19,11 @@ public final class ConnectionCounts {
 
   public void closed(Transport t) {
     counts[t.ordinal()].decrementAndGet();
+  }
+
+  /** Open connections of one transport now. */
+  public int count(Transport t) {
+    return counts[t.ordinal()].get();
   }
 
   public JsonObject snapshot() {

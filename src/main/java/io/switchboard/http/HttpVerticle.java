@@ -15,14 +15,15 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.CorsHandler;
+import io.vertx.micrometer.PrometheusScrapingHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Set;
 
 /**
- * The node's one HTTP port: REST, and (as the transports arrive) SSE, WebSocket and SockJS, all
- * as route handlers of one router. Deployed once per event loop; Vert.x spreads connections
+ * The node's one HTTP port: REST, SSE, WebSocket, SockJS and {@code /metrics}, all as route
+ * handlers of one router. Deployed once per event loop; Vert.x spreads connections
  * across the instances.
  */
 public final class HttpVerticle extends VerticleBase {
@@ -62,6 +63,9 @@ public final class HttpVerticle extends VerticleBase {
     router.get("/api/events").handler(new SseHandler(gateway, ws));
     router.get("/api/events/poll").handler(new PollHandler(gateway));
     new RestApi(vertx, node, gateway).mount(router);
+    // Unauthenticated, as Prometheus scrapes it: keep the port off the public internet or filter
+    // /metrics at the proxy (docs/OPERATIONS.md).
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(node.metrics().registry()));
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
     }

@@ -1,5 +1,6 @@
 package io.switchboard.service;
 
+import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
@@ -27,6 +28,13 @@ public abstract class ServiceVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ServiceVerticle.class);
 
   private final List<MessageConsumer<JsonObject>> consumers = new ArrayList<>();
+  private NodeMetrics metrics;
+
+  /** Counts this verticle's answers in the node's meters; called before it is deployed. */
+  public ServiceVerticle metered(NodeMetrics metrics) {
+    this.metrics = metrics;
+    return this;
+  }
 
   /** Registers the handler of one command type. */
   protected void handle(String type, Function<Command, Future<Envelope>> handler) {
@@ -53,6 +61,7 @@ public abstract class ServiceVerticle extends VerticleBase {
     result.onComplete(ar -> {
       if (ar.succeeded()) {
         msg.reply(ar.result().toJson());
+        counted(type, "ok");
         return;
       }
       ServiceException se = ServiceException.from(ar.cause());
@@ -60,6 +69,14 @@ public abstract class ServiceVerticle extends VerticleBase {
         LOG.error("command {} failed", type, ar.cause());
       }
       msg.fail(se.code().status(), se.getMessage());
+      counted(type, se.code().code());
     });
+  }
+
+  /** The types are bounded: an unknown type never reaches a service. */
+  private void counted(String type, String outcome) {
+    if (metrics != null) {
+      metrics.commandAnswered(type, outcome);
+    }
   }
 }

@@ -4,6 +4,7 @@ import io.switchboard.Node;
 import io.switchboard.cluster.ClusterSetup;
 import io.switchboard.config.ConfigLoader;
 import io.switchboard.config.SwitchboardConfig;
+import io.switchboard.metrics.NodeMetrics;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -106,9 +107,10 @@ public final class TestNodes {
       return env;
     }
 
-    /** A clustered Vert.x instance joined to this cluster. */
+    /** A clustered Vert.x instance joined to this cluster, with metrics as a production node has. */
     public Vertx vertx(SwitchboardConfig config) {
       return await(Vertx.builder()
+        .with(NodeMetrics.vertxOptions(config))
         .withClusterManager(ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds()))
         .buildClustered());
     }

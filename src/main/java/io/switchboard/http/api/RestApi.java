@@ -55,6 +55,7 @@ public final class RestApi {
     router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(node.config().limits().frameBytes()));
 
     router.get("/api/health").handler(new HealthHandler(vertx, node));
+    router.get("/api/stats").handler(ctx -> requireApiKey(ctx, "admin")).handler(new StatsHandler(node, gateway));
     if (node.config().auth().devTokens()) {
       router.post("/api/auth/dev-token").handler(this::devToken);
     }
@@ -64,7 +65,7 @@ public final class RestApi {
     router.route("/api/calls*").handler(this::authenticate);
     router.post("/api/events/subscribe").handler(this::authenticate);
     router.post("/api/events/unsubscribe").handler(this::authenticate);
-    router.post("/api/publish").handler(this::publish);
+    router.post("/api/publish").handler(ctx -> requireApiKey(ctx, "publish")).handler(this::publish);
     router.post("/api/events/subscribe").handler(this::subscribeStreams);
     router.post("/api/events/unsubscribe").handler(this::unsubscribeStreams);
 
@@ -157,8 +158,11 @@ public final class RestApi {
     }
   }
 
-  /** {@code POST /api/publish} with an API key of scope {@code publish} (SPEC §6). */
-  private void publish(RoutingContext ctx) {
+  /**
+   * Server-to-server routes: the API key ({@code X-API-Key}, or {@code ?apiKey=}) must be
+   * configured (else 401) and carry {@code scope} (else 403).
+   */
+  private void requireApiKey(RoutingContext ctx, String scope) {
     String key = ctx.request().getHeader("X-API-Key");
     if (key == null) {
       key = ctx.request().getParam("apiKey");
@@ -168,10 +172,15 @@ public final class RestApi {
       HttpErrors.send(ctx, new ServiceException(ErrorCode.UNAUTHORIZED, "a valid X-API-Key is required"));
       return;
     }
-    if (!apiKey.get().scopes().contains("publish")) {
-      HttpErrors.send(ctx, ServiceException.forbidden("this API key has no 'publish' scope"));
+    if (!apiKey.get().scopes().contains(scope)) {
+      HttpErrors.send(ctx, ServiceException.forbidden("this API key has no '" + scope + "' scope"));
       return;
     }
+    ctx.next();
+  }
+
+  /** {@code POST /api/publish} with an API key of scope {@code publish} (SPEC §6). */
+  private void publish(RoutingContext ctx) {
     JsonObject b;
     try {
       b = body(ctx);
