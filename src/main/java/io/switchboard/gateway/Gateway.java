@@ -41,6 +41,7 @@ public final class Gateway {
   private final Map<String, Route> routes = new ConcurrentHashMap<>();
   private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
+  private final Map<String, TokenBucket> commandBuckets = new ConcurrentHashMap<>();
   private final long sweeper;
   private volatile boolean draining;
   private final Map<String, ReceiptSlot> receipts = new ConcurrentHashMap<>();
@@ -69,11 +70,13 @@ public final class Gateway {
   private void sweep() {
     long idle = System.currentTimeMillis() - 5 * RECEIPT_INTERVAL_MS;
     receipts.values().removeIf(slot -> slot.waiting == null && slot.lastSent < idle);
-    messageBuckets.values().removeIf(bucket -> {
-      synchronized (bucket) {
-        return bucket.isFull();
-      }
-    });
+    for (Map<String, TokenBucket> buckets : List.of(messageBuckets, commandBuckets)) {
+      buckets.values().removeIf(bucket -> {
+        synchronized (bucket) {
+          return bucket.isFull();
+        }
+      });
+    }
     List<String> ids = new ArrayList<>();
     routes.forEach((address, route) -> {
       if (address.startsWith(Addresses.CONVERSATION_PREFIX)) {
@@ -305,6 +308,15 @@ public final class Gateway {
   public long takeMessageToken(String userId) {
     TokenBucket bucket = messageBuckets.computeIfAbsent(userId,
       k -> new TokenBucket(config().limits().messagesPerSecond(), config().limits().messageBurst()));
+    synchronized (bucket) {
+      return bucket.take();
+    }
+  }
+
+  /** The per-user REST command rate (counted on this node): 0 when allowed, else seconds to wait. */
+  public long takeCommandToken(String userId) {
+    TokenBucket bucket = commandBuckets.computeIfAbsent(userId,
+      k -> new TokenBucket(config().limits().commandsPerSecond(), config().limits().commandBurst()));
     synchronized (bucket) {
       return bucket.take();
     }

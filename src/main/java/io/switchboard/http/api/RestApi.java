@@ -216,6 +216,14 @@ public final class RestApi {
   private void authenticate(RoutingContext ctx) {
     auth.authenticate(token(ctx.request())).onComplete(ar -> {
       if (ar.succeeded()) {
+        // limits.commandsPerSecond for REST: HTTP has no lasting connection, so the bucket is
+        // the user's on this node, shared by all their REST calls (SPEC §8: 429 + Retry-After).
+        long retry = gateway.takeCommandToken(ar.result().userId());
+        if (retry > 0) {
+          ctx.response().putHeader("Retry-After", String.valueOf(retry));
+          HttpErrors.send(ctx, new ServiceException(ErrorCode.RATE_LIMITED, "too many requests; retry in " + retry + " s"));
+          return;
+        }
         ctx.put(PRINCIPAL, ar.result());
         ctx.next();
       } else {

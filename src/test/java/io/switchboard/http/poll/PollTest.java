@@ -49,6 +49,7 @@ class PollTest {
     if (cluster == null) {
       cluster = TestNodes.TestCluster.create();
       JsonObject overrides = new JsonObject().put("limits", new JsonObject()
+        .put("commandsPerSecond", 10_000).put("commandBurst", 10_000)
         .put("messagesPerSecond", 10_000).put("messageBurst", 10_000));
       node1 = cluster.start(overrides, EnumSet.of(Node.Role.HTTP, Node.Role.SERVICES));
       node2 = cluster.start(overrides, EnumSet.of(Node.Role.HTTP, Node.Role.SERVICES));

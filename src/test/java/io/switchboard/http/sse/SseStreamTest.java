@@ -46,6 +46,7 @@ class SseStreamTest {
       .put("limits", new JsonObject()
         .put("queueEvents", 50)
         .put("queueBytes", 65536)
+        .put("commandsPerSecond", 10_000).put("commandBurst", 10_000)
         .put("messagesPerSecond", 1000)
         .put("messageBurst", 1000)), EnumSet.allOf(Node.Role.class));
   }

@@ -40,12 +40,15 @@ class WsLimitsTest {
   static Node node;
   static int port;
   static Api api;
+  static Node postingNode;
+  static Api posterApi;
 
   final Clients clients = new Clients();
 
   @BeforeAll
   static void start() {
-    node = TestNodes.TestCluster.create().start(new JsonObject()
+    TestNodes.TestCluster cluster = TestNodes.TestCluster.create();
+    node = cluster.start(new JsonObject()
       .put("http", new JsonObject().put("allowedOrigins", new JsonArray().add("http://good.example")))
       .put("limits", new JsonObject()
         .put("commandsPerSecond", 1)
@@ -57,10 +60,16 @@ class WsLimitsTest {
         .put("messageBurst", 1000)), EnumSet.allOf(Node.Role.class));
     port = TestNodes.port(node);
     api = new Api(port);
+    // A second member to post from: REST there is not held to this node's tiny command rate.
+    postingNode = cluster.start(new JsonObject().put("limits", new JsonObject()
+      .put("commandsPerSecond", 10_000).put("commandBurst", 10_000)
+      .put("messagesPerSecond", 10_000).put("messageBurst", 10_000)), EnumSet.allOf(Node.Role.class));
+    posterApi = new Api(TestNodes.port(postingNode));
   }
 
   @AfterAll
   static void stop() {
+    await(postingNode.stop());
     await(node.stop());
   }
 
@@ -190,11 +199,11 @@ class WsLimitsTest {
   @Test
   @DisplayName("a WebSocket client that stops reading is cut with 4408 while a reading client gets every message")
   void slowConsumer(VertxTestContext ctx) {
-    String poster = Api.user("paul");
+    String poster = Api.user("paul");  // posts through the second member
     String slowUser = Api.user("sid");
     String healthyUser = Api.user("hana");
-    String posterToken = api.token(poster);
-    String group = api.group(posterToken, "Firehose", slowUser, healthyUser).getString("id");
+    String posterToken = posterApi.token(poster);
+    String group = posterApi.group(posterToken, "Firehose", slowUser, healthyUser).getString("id");
     WsClient healthy = clients.ws(port, api.token(healthyUser));
     WsClient slow = clients.track(await(WsClient.connect(new WebSocketClientOptions().setReceiveBufferSize(4096),
       new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
@@ -209,7 +218,7 @@ class WsLimitsTest {
     int extra = 5;
     for (int i = 0; i < 5000 && extra > 0; i++) {
       String content = i + " " + pad;
-      api.send(posterToken, group, content);
+      posterApi.send(posterToken, group, content);
       posted.add(content);
       if (api.connections().getInteger("ws") == 1) {
         extra--;
