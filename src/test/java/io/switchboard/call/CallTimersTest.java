@@ -56,21 +56,28 @@ class CallTimersTest {
 
   static Node node;
   static Api api;
+  static io.zonky.test.db.postgres.embedded.EmbeddedPostgres pg;
   final List<Device> devices = new ArrayList<>();
 
   @BeforeAll
   static void start() {
+    // A database of its own: every node's call watcher sweeps stale ringing calls of the whole
+    // database, so on the shared test database another suite's node (in another cluster) could
+    // sweep this suite's orphan and announce it where no client of this suite listens.
+    pg = io.switchboard.testing.TestDb.start();
     JsonObject config = new JsonObject().put("calls", new JsonObject()
-      .put("ringSeconds", 1).put("dropSeconds", 1).put("iceServers", ICE_SERVERS));
+      .put("ringSeconds", 1).put("dropSeconds", 1).put("iceServers", ICE_SERVERS))
+      .put("db", new JsonObject().put("url", io.switchboard.store.Database.url(pg)));
     node = TestNodes.TestCluster.create().start(config, EnumSet.allOf(Node.Role.class));
     api = new Api(TestNodes.port(node));
   }
 
   @AfterAll
-  static void stop() {
+  static void stop() throws java.io.IOException {
     if (node != null) {
       await(node.stop());
     }
+    pg.close();
   }
 
   @AfterEach
