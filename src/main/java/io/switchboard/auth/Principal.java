@@ -11,6 +11,9 @@ import java.util.List;
  */
 public record Principal(String userId, String name, List<String> topics, long expiresAt) {
 
+  /** The principal of server-to-server calls made with an API key (REST publish, TCP bridge). */
+  public static final Principal BACKEND = new Principal("~backend", null, List.of(), 0);
+
   public JsonObject toJson() {
     JsonObject json = new JsonObject().put("userId", userId).put("topics", new JsonArray(topics));
     if (name != null) {

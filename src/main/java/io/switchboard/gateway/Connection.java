@@ -99,6 +99,11 @@ public abstract class Connection {
   /** Writes an event; the future completes when it has left the process (queue accounting). */
   protected abstract Future<Void> write(Event event, String cursor);
 
+  /** Whether {@link #write} puts the per-event cursor on the wire (SSE {@code id:}, bridge header). */
+  protected boolean writesCursor() {
+    return true;
+  }
+
   /** Closes the underlying socket or response with a code and reason. */
   protected abstract void terminate(int code, String reason);
 
@@ -529,7 +534,8 @@ public abstract class Connection {
       close(CLOSE_SLOW_CONSUMER, "slow_consumer");
       return;
     }
-    String cursor = e.durable() || Types.CONNECTED.equals(e.type()) ? cursor() : null;
+    // The cursor costs a string per event; only transports that put it on the wire get one.
+    String cursor = writesCursor() && (e.durable() || Types.CONNECTED.equals(e.type())) ? cursor() : null;
     gateway.node().metrics().delivered(transport);
     write(e, cursor).onComplete(ar -> {
       queuedEvents--;

@@ -44,6 +44,7 @@ public final class Gateway {
   private final Map<String, TokenBucket> commandBuckets = new ConcurrentHashMap<>();
   private final long sweeper;
   private volatile boolean draining;
+  private volatile boolean sweepFailing;
   private final Map<String, ReceiptSlot> receipts = new ConcurrentHashMap<>();
 
   /** At most one receipt per reader per conversation per this interval reaches local clients. */
@@ -102,7 +103,18 @@ public final class Gateway {
       for (Connection member : route.members) {
         member.nudge(id, last);
       }
-    })).onFailure(t -> LOG.debug("sweep skipped: {}", t.toString()));
+    })).onSuccess(rows -> {
+      if (sweepFailing) {
+        sweepFailing = false;
+        LOG.info("delivery sweep running again");
+      }
+    }).onFailure(t -> {
+      // Retried every sweep; said once per outage rather than every 2 s.
+      if (!sweepFailing) {
+        sweepFailing = true;
+        LOG.warn("delivery sweep cannot read PostgreSQL ({}); retrying every {} ms", t.toString(), SWEEP_MS);
+      }
+    });
   }
 
   /**

@@ -188,7 +188,7 @@ public final class RestApi {
       HttpErrors.send(ctx, e);
       return;
     }
-    commands.request(BACKEND, TopicVerticle.PUBLISH, b).onComplete(ar -> {
+    commands.request(Principal.BACKEND, TopicVerticle.PUBLISH, b).onComplete(ar -> {
       if (ar.succeeded()) {
         reply(ctx, 200, ar.result());
       } else {
@@ -197,8 +197,6 @@ public final class RestApi {
     });
   }
 
-  /** The principal of server-to-server calls made with an API key. */
-  static final Principal BACKEND = new Principal("~backend", null, java.util.List.of(), 0);
 
   /** Token from {@code Authorization: Bearer}, {@code X-Auth-Token}, or {@code ?token=}, in that order. */
   public static String token(HttpServerRequest request) {

@@ -22,7 +22,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -54,7 +53,6 @@ final class BridgeSession {
   /** How long a closing err frame may take to leave before the socket is closed anyway. */
   static final long CLOSE_GRACE_MS = 1000;
   /** The principal of a backend's publish, as for {@code POST /api/publish}. */
-  static final Principal BACKEND = new Principal("~backend", null, List.of(), 0);
 
   private static final Future<Void> DONE = Future.succeededFuture();
 
@@ -256,7 +254,7 @@ final class BridgeSession {
       return Future.failedFuture(ServiceException.forbidden(
         "an API key may only send '" + TopicVerticle.PUBLISH + "' envelopes; users send commands with a token"));
     }
-    return gateway.commands().request(BACKEND, TopicVerticle.PUBLISH, env.payload());
+    return gateway.commands().request(Principal.BACKEND, TopicVerticle.PUBLISH, env.payload());
   }
 
   /** The reply envelope to {@code replyAddress}; without one, only a failure is told, as an err frame. */

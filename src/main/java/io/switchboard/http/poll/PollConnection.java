@@ -92,6 +92,11 @@ final class PollConnection extends Connection {
   }
 
   @Override
+  protected boolean writesCursor() {
+    return false;
+  }
+
+  @Override
   protected Future<Void> write(Event event, String cursor) {
     if (isClosed()) {
       return WRITTEN;

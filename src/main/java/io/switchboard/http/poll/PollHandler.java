@@ -3,13 +3,13 @@ package io.switchboard.http.poll;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.HttpErrors;
+import io.switchboard.http.QueryParams;
 import io.switchboard.http.api.RestApi;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -59,8 +59,8 @@ public final class PollHandler implements Handler<RoutingContext> {
     static PollRequest parse(HttpServerRequest request, int maxTopics) {
       String cursor = firstNonBlank(request.getParam("cursor"), request.getParam("lastEventId"),
         request.getHeader("Last-Event-ID"));
-      List<String> rooms = list(request.getParam("rooms"));
-      List<String> topics = list(request.getParam("topics"));
+      List<String> rooms = QueryParams.list(request.getParam("rooms"));
+      List<String> topics = QueryParams.list(request.getParam("topics"));
       if (rooms.size() > MAX_ROOMS || topics.size() > maxTopics) {
         throw ServiceException.invalid("too many rooms or topics");
       }
@@ -89,12 +89,6 @@ public final class PollHandler implements Handler<RoutingContext> {
       return null;
     }
 
-    private static List<String> list(String param) {
-      if (param == null || param.isBlank()) {
-        return List.of();
-      }
-      return Arrays.stream(param.split(",")).map(String::trim).filter(s -> !s.isEmpty()).distinct().toList();
-    }
   }
 
   @Override

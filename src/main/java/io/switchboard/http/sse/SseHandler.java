@@ -3,6 +3,7 @@ package io.switchboard.http.sse;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.HttpErrors;
+import io.switchboard.http.QueryParams;
 import io.switchboard.http.api.RestApi;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.Handler;
@@ -10,7 +11,6 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -46,8 +46,8 @@ public final class SseHandler implements Handler<RoutingContext> {
         HttpErrors.send(ctx, ServiceException.from(ar.cause()));
         return;
       }
-      List<String> rooms = list(request.getParam("rooms"));
-      List<String> topics = list(request.getParam("topics"));
+      List<String> rooms = QueryParams.list(request.getParam("rooms"));
+      List<String> topics = QueryParams.list(request.getParam("topics"));
       if (rooms.size() > MAX_LIST || topics.size() > gateway.config().limits().topicsPerConnection()) {
         HttpErrors.send(ctx, ServiceException.invalid("too many rooms or topics"));
         return;
@@ -73,11 +73,5 @@ public final class SseHandler implements Handler<RoutingContext> {
     });
   }
 
-  private static List<String> list(String param) {
-    if (param == null || param.isBlank()) {
-      return List.of();
-    }
-    return Arrays.stream(param.split(",")).map(String::trim).filter(s -> !s.isEmpty()).distinct().toList();
-  }
 
 }

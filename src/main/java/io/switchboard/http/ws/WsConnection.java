@@ -103,6 +103,11 @@ final class WsConnection extends Connection {
   }
 
   @Override
+  protected boolean writesCursor() {
+    return false;
+  }
+
+  @Override
   protected Future<Void> write(Event event, String cursor) {
     if (ws.isClosed()) {
       return Future.succeededFuture();
