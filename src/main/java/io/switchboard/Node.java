@@ -11,6 +11,7 @@ import io.switchboard.gateway.Gateway;
 import io.switchboard.http.ConnectionCounts;
 import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.presence.PresenceVerticle;
+import io.switchboard.service.CommandClient;
 import io.switchboard.stream.StreamVerticle;
 import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
@@ -101,7 +102,8 @@ public final class Node {
       Pool pool = Database.pool(vertx, db.url(), config.db());
       ConnectionCounts connections = new ConnectionCounts();
       NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
-      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, connections, metrics);
+      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, connections, metrics,
+        new CommandClient(vertx, roles.contains(Role.SERVICES)));
       Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
       return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))

@@ -57,7 +57,7 @@ public final class Gateway {
   public Gateway(Vertx vertx, NodeContext node) {
     this.vertx = vertx;
     this.node = node;
-    this.commands = new CommandClient(vertx);
+    this.commands = node.commands();
     this.sweeper = vertx.setPeriodic(SWEEP_MS, SWEEP_MS, id -> sweep());
   }
 

@@ -13,6 +13,7 @@ import io.switchboard.store.ConversationStore;
 import io.switchboard.store.Db;
 import io.switchboard.store.MessageStore;
 import io.vertx.core.Future;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -32,6 +33,9 @@ public final class MessageVerticle extends ServiceVerticle {
   static final int MAX_LIMIT = 200;
   static final int MAX_CLIENT_MESSAGE_ID = 128;
   private static final Pattern KIND = Pattern.compile("[a-z][a-z0-9_.-]{0,31}");
+
+  /** The typing service runs on every node that runs this one. */
+  private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
 
   private final Pool pool;
   private final SwitchboardConfig.Limits limits;
@@ -66,7 +70,7 @@ public final class MessageVerticle extends ServiceVerticle {
           publish(Addresses.conversation(m.conversationId().toString()), Types.MESSAGE_RECEIVED, sent.message());
           // Sending a message ends the sender's typing there (SPEC §4); fire and forget.
           vertx.eventBus().send(Addresses.command(Types.TYPING_STOP), new Command(Types.TYPING_STOP, cmd.principal(),
-            new JsonObject().put("conversationId", m.conversationId().toString())).toJson());
+            new JsonObject().put("conversationId", m.conversationId().toString())).toJson(), LOCAL);
         }
         return Envelope.of(Types.MESSAGE_SENT, sent.message());
       });

@@ -1,7 +1,6 @@
 package io.switchboard.protocol;
 
 import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -39,18 +38,21 @@ public final class ServiceException extends RuntimeException {
 
   /**
    * Maps any failure to a client-facing one: a {@link ServiceException} as is, an event-bus
-   * failure by its code (no handler or timeout means the service is unavailable), anything else
-   * as {@code internal}.
+   * failure by its code, anything else as {@code internal}. No handler means the command never
+   * ran ({@code unavailable}); a timeout means it may have run ({@code outcome_unknown}), so the
+   * client is never told "nothing was committed" about a command that could still commit.
    */
   public static ServiceException from(Throwable t) {
     if (t instanceof ServiceException se) {
       return se;
     }
     if (t instanceof ReplyException re) {
-      if (re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-        return new ServiceException(ErrorCode.ofStatus(re.failureCode()), re.getMessage());
-      }
-      return new ServiceException(ErrorCode.UNAVAILABLE, "service unavailable, try again");
+      return switch (re.failureType()) {
+        case RECIPIENT_FAILURE -> new ServiceException(ErrorCode.ofStatus(re.failureCode()), re.getMessage());
+        case TIMEOUT -> new ServiceException(ErrorCode.OUTCOME_UNKNOWN,
+          "no answer in time: the command may or may not have taken effect; retry it (a send with the same clientMessageId)");
+        default -> new ServiceException(ErrorCode.UNAVAILABLE, "service unavailable, try again");
+      };
     }
     return new ServiceException(ErrorCode.INTERNAL, "internal error");
   }

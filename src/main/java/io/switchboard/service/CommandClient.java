@@ -10,8 +10,11 @@ import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 
 /**
- * How adapters send commands: request/reply on {@code sb.cmd.<type>}, answered by whichever node
- * runs the service. Failures come back as {@link ServiceException}s with their code.
+ * How adapters send commands: request/reply on {@code sb.cmd.<type>}. On a node that runs the
+ * services (every production node) a command is answered where it arrived ({@code localOnly}
+ * delivery, DESIGN §2): it never crosses the network, and a dead or frozen peer that is still in
+ * the member list cannot swallow it. A node without the services (a test topology) sends over
+ * the cluster. Failures come back as {@link ServiceException}s with their code.
  */
 public final class CommandClient {
 
@@ -19,10 +22,12 @@ public final class CommandClient {
   static final long TIMEOUT_MS = 15_000;
 
   private final Vertx vertx;
-  private final DeliveryOptions options = new DeliveryOptions().setSendTimeout(TIMEOUT_MS);
+  private final DeliveryOptions options;
 
-  public CommandClient(Vertx vertx) {
+  /** @param local whether this node runs the service verticles itself */
+  public CommandClient(Vertx vertx, boolean local) {
     this.vertx = vertx;
+    this.options = new DeliveryOptions().setSendTimeout(TIMEOUT_MS).setLocalOnly(local);
   }
 
   public Future<Envelope> request(Principal principal, String type, JsonObject payload) {
@@ -31,7 +36,8 @@ public final class CommandClient {
 
   /** A command from one client connection (device); {@code connectionId} may be null. */
   public Future<Envelope> request(Principal principal, String type, JsonObject payload, String connectionId) {
-    Command cmd = new Command(type, principal, payload == null ? new JsonObject() : payload, connectionId);
+    Command cmd = new Command(type, principal, payload == null ? new JsonObject() : payload, connectionId,
+      System.currentTimeMillis() + TIMEOUT_MS);
     return vertx.eventBus().<JsonObject>request(Addresses.command(type), cmd.toJson(), options)
       .transform(ar -> ar.succeeded()
         ? Future.succeededFuture(Envelope.fromJson(ar.result().body()))

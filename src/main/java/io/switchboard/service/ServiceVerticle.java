@@ -19,7 +19,8 @@ import java.util.function.Function;
 
 /**
  * Base of the service verticles: registers one consumer per command type on
- * {@code sb.cmd.<type>}, decodes the {@link Command}, and answers with the reply envelope or a
+ * {@code sb.cmd.<type>} (clustered, so that a node without the services can reach them; nodes
+ * with them send their own commands {@code localOnly}, see {@link CommandClient}), decodes the {@link Command}, and answers with the reply envelope or a
  * failure whose code is the {@link ErrorCode}'s status. Exceptions thrown by a handler become
  * failures too, so no command goes unanswered.
  */
@@ -54,7 +55,12 @@ public abstract class ServiceVerticle extends VerticleBase {
   private void dispatch(String type, Function<Command, Future<Envelope>> handler, Message<JsonObject> msg) {
     Future<Envelope> result;
     try {
-      result = handler.apply(Command.fromJson(type, msg.body()));
+      Command cmd = Command.fromJson(type, msg.body());
+      // Queued past its sender's patience (a node frozen and resumed, a saturated event loop):
+      // the sender has answered outcome_unknown already, and running it now would commit late.
+      result = cmd.expired()
+        ? Future.failedFuture(new ServiceException(ErrorCode.UNAVAILABLE, "the command expired before it ran"))
+        : handler.apply(cmd);
     } catch (RuntimeException e) {
       result = Future.failedFuture(e);
     }

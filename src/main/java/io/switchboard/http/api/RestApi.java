@@ -48,7 +48,7 @@ public final class RestApi {
     this.gateway = gateway;
     this.node = node;
     this.auth = node.authenticator();
-    this.commands = new CommandClient(vertx);
+    this.commands = node.commands();
   }
 
   public void mount(Router router) {
