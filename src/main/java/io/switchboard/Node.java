@@ -8,7 +8,7 @@ import io.switchboard.config.ConfigLoader;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.conversation.ConversationVerticle;
 import io.switchboard.gateway.Gateway;
-import io.switchboard.http.ConnectionCounts;
+import io.switchboard.gateway.ConnectionCounts;
 import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.presence.PresenceVerticle;
 import io.switchboard.service.CommandClient;
@@ -16,7 +16,7 @@ import io.switchboard.stream.StreamVerticle;
 import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
-import io.switchboard.http.bridge.TcpBridgeVerticle;
+import io.switchboard.bridge.TcpBridgeVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
 import io.switchboard.store.Migrations;
@@ -100,9 +100,10 @@ public final class Node {
     String nodeId = clusterManager == null ? "standalone" : clusterManager.getNodeId();
     return ClusterDatabase.resolve(vertx, config).compose(db -> {
       Pool pool = Database.pool(vertx, db.url(), config.db());
+      Pool relaxed = Database.relaxedPool(vertx, db.url(), config.db());
       ConnectionCounts connections = new ConnectionCounts();
       NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
-      NodeContext context = new NodeContext(config, pool, authenticator, clusterManager, nodeId, connections, metrics,
+      NodeContext context = new NodeContext(config, pool, relaxed, authenticator, clusterManager, nodeId, connections, metrics,
         new CommandClient(vertx, roles.contains(Role.SERVICES)));
       Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
       return databaseId
@@ -120,6 +121,7 @@ public final class Node {
         .recover(t -> abandon(vertx, db, databaseId)
           .onComplete(v -> metrics.close())
           .compose(v -> pool.close())
+          .compose(v -> relaxed.close())
           .eventually(() -> stopEmbedded(vertx, db.embedded()))
           .transform(ignored -> Future.failedFuture(t)));
     }).onSuccess(node -> {
@@ -145,7 +147,8 @@ public final class Node {
       all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()).metered(metrics), services));
       all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()).metered(metrics),
         services));
-      all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.config().sse().resumeWindowSeconds())
+      all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.relaxedPool(),
+        context.config().sse().resumeWindowSeconds())
         .metered(metrics), services));
       all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()).metered(metrics), services));
       all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds())
@@ -219,6 +222,7 @@ public final class Node {
       .otherwise((Void) null)
       .onComplete(v -> context.metrics().close())
       .compose(v -> context.pool().close().otherwise((Void) null))
+      .compose(v -> context.relaxedPool().close().otherwise((Void) null))
       .compose(v -> stopEmbedded(vertx, embedded).otherwise((Void) null));
     // Vert.x is closed from a thread of its own: a close started on one of its event loops
     // would complete its future on an event loop that no longer runs.

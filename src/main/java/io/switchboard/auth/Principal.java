@@ -14,6 +14,9 @@ public record Principal(String userId, String name, List<String> topics, long ex
   /** The principal of server-to-server calls made with an API key (REST publish, TCP bridge). */
   public static final Principal BACKEND = new Principal("~backend", null, List.of(), 0);
 
+  /** The principal of a node's own internal commands (the delivery core's timeline reads). */
+  public static final Principal NODE = new Principal("~node", null, List.of(), 0);
+
   public JsonObject toJson() {
     JsonObject json = new JsonObject().put("userId", userId).put("topics", new JsonArray(topics));
     if (name != null) {

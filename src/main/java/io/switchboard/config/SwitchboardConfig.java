@@ -71,7 +71,8 @@ public record SwitchboardConfig(
   /** {@code limits.*}: SPEC §8. */
   public record Limits(int messageBytes, int frameBytes, int commandsPerSecond, int commandBurst,
                        int messagesPerSecond, int messageBurst, int topicsPerConnection,
-                       int queueEvents, int queueBytes, int connectionsPerUser) {
+                       int queueEvents, int queueBytes, int connectionsPerUser,
+                       int openConcurrency, int openQueueSeconds) {
   }
 
   /** Builds the records from a merged, type-checked JSON tree, checking ranges and element types. */
@@ -118,7 +119,9 @@ public record SwitchboardConfig(
         positive(limits, "limits.topicsPerConnection", "topicsPerConnection"),
         positive(limits, "limits.queueEvents", "queueEvents"),
         positive(limits, "limits.queueBytes", "queueBytes"),
-        positive(limits, "limits.connectionsPerUser", "connectionsPerUser")),
+        positive(limits, "limits.connectionsPerUser", "connectionsPerUser"),
+        positive(limits, "limits.openConcurrency", "openConcurrency"),
+        positive(limits, "limits.openQueueSeconds", "openQueueSeconds")),
       positive(c.getJsonObject("shutdown"), "shutdown.drainSeconds", "drainSeconds"),
       c);
   }

@@ -1,151 +1,76 @@
 package io.switchboard.gateway;
 
+import io.netty.channel.EventLoop;
 import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.presence.Presence;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
-import io.switchboard.protocol.Types;
+import io.switchboard.protocol.Timeline;
 import io.switchboard.service.CommandClient;
+import io.switchboard.stream.StreamVerticle;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import io.vertx.core.Promise;
-import io.vertx.sqlclient.Tuple;
-
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.List;
-import java.util.UUID;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The node's connection registry (DESIGN §2): which local connections follow which event-bus
- * address. It registers <em>one</em> consumer per address per node, reference-counted by the
- * connections following it, and hands each event, encoded once, to every one of them.
+ * The node's delivery core (DESIGN §2): the routes it follows (one event-bus consumer per
+ * address per node, however many sessions follow it), the sessions of each user, the event
+ * loops that carry them, the admission queue for stream opens, and the sweep that catches items
+ * committed but never published.
  */
 public final class Gateway {
 
-  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+  static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
 
-  private final Vertx vertx;
+  /** How often followed conversations that saw traffic lately are checked against PostgreSQL. */
+  static final long SWEEP_MS = 2000;
+  /** Every this many sweeps, every followed conversation is checked, quiet ones too. */
+  static final int FULL_SWEEP_EVERY = 5;
+  /** A conversation with a timeline event this recent is swept every time. */
+  static final long BUSY_MS = 30_000;
+
+  private final VertxInternal vertx;
   private final NodeContext node;
   private final CommandClient commands;
+  private final Dispatcher dispatcher;
+  private final Admission admission;
   private final Map<String, Route> routes = new ConcurrentHashMap<>();
-  private final Map<String, Deque<Connection>> byUser = new ConcurrentHashMap<>();
+  private final Map<EventLoop, Loop> loops = new ConcurrentHashMap<>();
+  private final Map<String, Deque<Session>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> commandBuckets = new ConcurrentHashMap<>();
   private final long sweeper;
+  private final long expirer;
+  private int sweeps;
   private volatile boolean draining;
   private volatile boolean sweepFailing;
-  private final Map<String, ReceiptSlot> receipts = new ConcurrentHashMap<>();
-
-  /** At most one receipt per reader per conversation per this interval reaches local clients. */
-  static final long RECEIPT_INTERVAL_MS = 1000;
-
-  /** How often followed conversations are checked for items committed but never published. */
-  static final long SWEEP_MS = 2000;
-  static final String LAST_SEQS = "SELECT id, last_seq FROM conversations WHERE id = ANY($1)";
 
   public Gateway(Vertx vertx, NodeContext node) {
-    this.vertx = vertx;
+    this.vertx = (VertxInternal) vertx;
     this.node = node;
     this.commands = node.commands();
+    this.dispatcher = new Dispatcher(this);
+    var limits = node.config().limits();
+    this.admission = new Admission(limits.openConcurrency(), limits.openQueueSeconds() * 1000L);
     this.sweeper = vertx.setPeriodic(SWEEP_MS, SWEEP_MS, id -> sweep());
-  }
-
-  /**
-   * The commit-then-crash hole (DESIGN §4): a node can die after COMMIT and before its publish,
-   * and if that was a conversation's last item no later event reveals the gap. Every
-   * {@link #SWEEP_MS} this node compares, for the conversations it follows, PostgreSQL's last
-   * seq with the last seq seen on the bus; a difference that persists across two sweeps (so
-   * is not just in flight) makes each follower read what it misses.
-   */
-  private void sweep() {
-    long idle = System.currentTimeMillis() - 5 * RECEIPT_INTERVAL_MS;
-    receipts.values().removeIf(slot -> slot.waiting == null && slot.lastSent < idle);
-    for (Map<String, TokenBucket> buckets : List.of(messageBuckets, commandBuckets)) {
-      buckets.values().removeIf(bucket -> {
-        synchronized (bucket) {
-          return bucket.isFull();
-        }
-      });
-    }
-    List<String> ids = new ArrayList<>();
-    routes.forEach((address, route) -> {
-      if (address.startsWith(Addresses.CONVERSATION_PREFIX)) {
-        ids.add(address.substring(Addresses.CONVERSATION_PREFIX.length()));
-      }
-    });
-    if (ids.isEmpty()) {
-      return;
-    }
-    UUID[] uuids = ids.stream().map(UUID::fromString).toArray(UUID[]::new);
-    node.pool().preparedQuery(LAST_SEQS).execute(Tuple.of(uuids)).onSuccess(rows -> rows.forEach(row -> {
-      String id = row.getUUID(0).toString();
-      long last = row.getLong(1);
-      Route route = routes.get(Addresses.conversation(id));
-      if (route == null || last <= route.seen) {
-        return;
-      }
-      if (route.suspect != last) {
-        route.suspect = last;
-        return;
-      }
-      route.seen = last;
-      for (Connection member : route.members) {
-        member.nudge(id, last);
-      }
-    })).onSuccess(rows -> {
-      if (sweepFailing) {
-        sweepFailing = false;
-        LOG.info("delivery sweep running again");
-      }
-    }).onFailure(t -> {
-      // Retried every sweep; said once per outage rather than every 2 s.
-      if (!sweepFailing) {
-        sweepFailing = true;
-        LOG.warn("delivery sweep cannot read PostgreSQL ({}); retrying every {} ms", t.toString(), SWEEP_MS);
-      }
-    });
-  }
-
-  /**
-   * Graceful shutdown (SPEC §9): every local client is told to reconnect (WebSocket close 1012)
-   * and resumes on another node by its cursor; completes when all are gone or after the drain.
-   */
-  public Future<Void> drain(long timeoutMs) {
-    draining = true;
-    vertx.cancelTimer(sweeper);
-    for (Connection c : connections()) {
-      c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
-    }
-    Promise<Void> done = Promise.promise();
-    long started = System.currentTimeMillis();
-    vertx.setPeriodic(50, id -> {
-      if (byUser.isEmpty() || System.currentTimeMillis() - started > timeoutMs) {
-        vertx.cancelTimer(id);
-        done.tryComplete();
-      }
-    });
-    return done.future();
-  }
-
-  /** One address followed by some local connections. */
-  private static final class Route {
-    final Set<Connection> members = ConcurrentHashMap.newKeySet();
-    MessageConsumer<JsonObject> consumer;
-    Future<Void> ready;
-    /** Highest timeline seq seen on the bus (conversation routes), and a suspected stale one. */
-    volatile long seen;
-    volatile long suspect;
+    this.expirer = vertx.setPeriodic(500, id -> admission.expire());
   }
 
   public Vertx vertx() {
@@ -164,148 +89,243 @@ public final class Gateway {
     return commands;
   }
 
-  /** Adds {@code c} to the followers of {@code address}; completes once the cluster routes it here. */
-  public Future<Void> follow(Connection c, String address) {
-    Route route = routes.compute(address, (key, existing) -> {
-      Route r = existing != null ? existing : new Route();
-      if (existing == null) {
-        r.consumer = vertx.eventBus().consumer(key, msg -> {
-          Event event;
-          try {
-            event = Event.of(msg.body());
-          } catch (RuntimeException e) {
-            LOG.warn("dropping a malformed event on {}", key);
-            return;
-          }
-          node.metrics().eventArrived(msg.body());
-          if (event.durable() && event.seq() > r.seen) {
-            r.seen = event.seq();
-          }
-          if (Types.RECEIPT.equals(event.type())) {
-            coalesceReceipt(r, event);
-            return;
-          }
-          fanOut(r, event);
-        });
-        r.ready = r.consumer.completion();
+  Dispatcher dispatcher() {
+    return dispatcher;
+  }
+
+  Admission admission() {
+    return admission;
+  }
+
+  /** The rooms and topics a stream asked for at connect time, each granted or refused on its own. */
+  public Future<List<io.switchboard.protocol.ServiceException>> grant(Session session, List<String> rooms,
+                                                                      List<String> topics) {
+    return dispatcher.grant(session, rooms, topics);
+  }
+
+  /** The delivery state of one event loop, created on first use. */
+  Loop loop(EventLoop eventLoop) {
+    return loops.computeIfAbsent(eventLoop, l -> {
+      Loop loop = new Loop(vertx, l);
+      loop.meter((kind, n) -> node.metrics().delivered(kind, n));
+      return loop;
+    });
+  }
+
+  // ---- routes ----
+
+  /**
+   * Adds an interest in {@code address}: the route, created with its consumer on the follower's
+   * loop when it is the first. {@link Route#ready} completes once the cluster routes the address
+   * here.
+   */
+  Route follow(Session session, String address, String conversationId) {
+    return routes.compute(address, (key, existing) -> {
+      Route r = existing;
+      if (r == null) {
+        r = new Route(this, key, conversationId, session.loop);
+        register(r);
       }
-      r.members.add(c);
+      r.interest++;
       return r;
     });
-    return route.ready;
   }
 
-  private static void fanOut(Route r, Event event) {
-    for (Connection member : r.members) {
-      member.offer(event);
+  private void register(Route r) {
+    Promise<Void> ready = Promise.promise();
+    r.ready = ready.future();
+    r.home.context().runOnContext(v -> {
+      if (r.dead) {
+        ready.tryComplete();
+        return;
+      }
+      r.consumer = vertx.eventBus().<JsonObject>consumer(r.address, msg -> r.onEvent(msg.body()));
+      r.consumer.completion().onComplete(ready);
+    });
+  }
+
+  /** Drops an interest; the last one unregisters the node's consumer. */
+  void unfollow(Route route) {
+    routes.computeIfPresent(route.address, (key, r) -> {
+      if (r != route) {
+        return r;
+      }
+      if (--r.interest > 0) {
+        return r;
+      }
+      r.dead = true;
+      r.home.context().runOnContext(v -> {
+        if (r.consumer != null) {
+          r.consumer.unregister();
+        }
+      });
+      return null;
+    });
+  }
+
+  /** How many addresses this node follows (stats). */
+  public int routeCount() {
+    return routes.size();
+  }
+
+  /** How many addresses starting with {@code prefix} this node follows (stats: rooms, topics). */
+  public int routeCount(String prefix) {
+    int n = 0;
+    for (String address : routes.keySet()) {
+      if (address.startsWith(prefix)) {
+        n++;
+      }
     }
+    return n;
   }
 
-  /** The last receipt fan-out per (conversation, reader), and the newest one waiting for its turn. */
-  private static final class ReceiptSlot {
-    long lastSent;
-    Event waiting;
+  /** Timeline items after {@code after} as events, read once for the node (gap fill, catch-up). */
+  Future<List<Frame>> readTimeline(String conversationId, long after, int limit) {
+    JsonObject query = new JsonObject().put("conversationId", conversationId).put("after", after).put("limit", limit);
+    return commands.request(io.switchboard.auth.Principal.NODE, StreamVerticle.READ, query).map(read -> {
+      JsonArray items = read.payload().getJsonArray("messages");
+      List<Frame> frames = new ArrayList<>(items.size());
+      for (Object o : items) {
+        frames.add(Frame.of(Timeline.event((JsonObject) o)));
+      }
+      return frames;
+    });
   }
 
   /**
-   * Receipts are coalesced per node, per conversation and reader: at most one a second reaches
-   * local clients, always the newest (read positions only move forward, so nothing is lost).
-   * Runs on the route consumer's context.
+   * The commit-then-crash hole (DESIGN §4): a node can die after COMMIT and before its publish,
+   * and if that was a conversation's last item no later event reveals the gap. Every
+   * {@link #SWEEP_MS} this node compares, for the conversations that saw events lately (every
+   * followed one, every {@link #FULL_SWEEP_EVERY} sweeps), PostgreSQL's last seq with the last
+   * seq seen on the bus; a difference that persists across two sweeps (so is not just in
+   * flight) makes the route read what it misses, once for the node.
    */
-  private void coalesceReceipt(Route r, Event event) {
-    String key = event.conversationId() + "|" + event.payload().getString("userId");
-    ReceiptSlot slot = receipts.computeIfAbsent(key, k -> new ReceiptSlot());
+  private void sweep() {
     long now = System.currentTimeMillis();
-    if (slot.waiting == null && now - slot.lastSent >= RECEIPT_INTERVAL_MS) {
-      slot.lastSent = now;
-      fanOut(r, event);
+    pruneBuckets();
+    boolean full = ++sweeps % FULL_SWEEP_EVERY == 0;
+    List<String> ids = new ArrayList<>();
+    for (Route r : routes.values()) {
+      if (r.conversationId == null || r.dead) {
+        continue;
+      }
+      if (full) {
+        r.home.execute(() -> r.trim(now));
+      }
+      if (full || now - r.lastEventAt < BUSY_MS || r.suspect > 0) {
+        ids.add(r.conversationId);
+      }
+    }
+    if (ids.isEmpty()) {
       return;
     }
-    boolean armed = slot.waiting != null;
-    if (slot.waiting == null || event.payload().getLong("seq", 0L) >= slot.waiting.payload().getLong("seq", 0L)) {
-      slot.waiting = event;
-    }
-    if (!armed) {
-      vertx.setTimer(Math.max(1, slot.lastSent + RECEIPT_INTERVAL_MS - now), id -> {
-        Event newest = slot.waiting;
-        slot.waiting = null;
-        slot.lastSent = System.currentTimeMillis();
-        fanOut(r, newest);
+    commands.request(io.switchboard.auth.Principal.NODE, StreamVerticle.LAST_SEQS,
+        new JsonObject().put("conversationIds", new JsonArray(ids)))
+      .onSuccess(reply -> {
+        if (sweepFailing) {
+          sweepFailing = false;
+          LOG.info("delivery sweep running again");
+        }
+        reply.payload().getJsonObject("lastSeqs").forEach(e -> {
+          Route route = routes.get(Addresses.conversation(e.getKey()));
+          long last = ((Number) e.getValue()).longValue();
+          if (route == null || last <= route.seen) {
+            if (route != null) {
+              route.suspect = 0;
+            }
+            return;
+          }
+          if (route.suspect != last) {
+            route.suspect = last;
+            return;
+          }
+          route.suspect = 0;
+          route.home.execute(() -> route.nudge(last));
+        });
+      })
+      .onFailure(t -> {
+        // Retried every sweep; said once per outage rather than every 2 s.
+        if (!sweepFailing) {
+          sweepFailing = true;
+          LOG.warn("delivery sweep cannot read PostgreSQL ({}); retrying every {} ms", t.toString(), SWEEP_MS);
+        }
+      });
+  }
+
+  private void pruneBuckets() {
+    for (Map<String, TokenBucket> buckets : List.of(messageBuckets, commandBuckets)) {
+      buckets.values().removeIf(bucket -> {
+        synchronized (bucket) {
+          return bucket.isFull();
+        }
       });
     }
   }
 
-  /** Removes {@code c}; the last follower's leaving unregisters the node's consumer. */
-  public void unfollow(Connection c, String address) {
-    routes.computeIfPresent(address, (key, r) -> {
-      r.members.remove(c);
-      if (r.members.isEmpty()) {
-        r.consumer.unregister();
-        return null;
-      }
-      return r;
-    });
-  }
+  // ---- sessions ----
 
-  /** Registers a new connection of a user; beyond the per-user limit the oldest is replaced. */
-  void register(Connection c) {
+  /**
+   * Registers a new stream of a user; beyond the per-user limit the oldest is replaced. False
+   * (and the session closed) while the node drains: the client goes to another node at once.
+   */
+  boolean register(Session s) {
     if (draining) {
-      // Stopping: a client that reconnects here is sent on to another node at once.
-      c.closeFromAnyThread(Connection.CLOSE_RESTART, "reconnect");
-      return;
+      s.close(CloseCode.RESTART, "reconnect");
+      return false;
     }
-    Connection[] evicted = new Connection[1];
+    Session[] evicted = new Session[1];
     boolean[] first = new boolean[1];
-    byUser.compute(c.userId(), (k, list) -> {
-      Deque<Connection> l = list != null ? list : new ArrayDeque<>();
+    byUser.compute(s.userId(), (k, list) -> {
+      Deque<Session> l = list != null ? list : new ArrayDeque<>(2);
       first[0] = l.isEmpty();
-      l.addLast(c);
+      l.addLast(s);
       if (l.size() > config().limits().connectionsPerUser()) {
         evicted[0] = l.pollFirst();
       }
       return l;
     });
     if (first[0]) {
-      presence(c.userId(), true);
+      presence(s.userId(), true);
     }
     if (evicted[0] != null) {
-      evicted[0].closeFromAnyThread(Connection.CLOSE_NORMAL, "replaced");
+      evicted[0].closeFromAnyThread(CloseCode.NORMAL, "replaced");
     }
+    return true;
   }
 
-  void unregister(Connection c) {
+  void unregister(Session s) {
     boolean[] last = new boolean[1];
-    byUser.computeIfPresent(c.userId(), (k, list) -> {
-      if (list.remove(c) && list.isEmpty()) {
+    byUser.computeIfPresent(s.userId(), (k, list) -> {
+      if (list.remove(s) && list.isEmpty()) {
         last[0] = true;
         return null;
       }
       return list;
     });
     if (last[0]) {
-      presence(c.userId(), false);
+      presence(s.userId(), false);
     }
   }
 
-  /** This node's first connection of a user opened, or its last one closed (PresenceVerticle decides the rest). */
+  /** This node's first stream of a user opened, or its last one closed (PresenceVerticle decides the rest). */
   private void presence(String userId, boolean online) {
     vertx.eventBus().publish(Addresses.PRESENCE, Envelope.of(Presence.NODE_USER, new JsonObject()
       .put("nodeId", node.nodeId()).put("userId", userId).put("online", online)).toJson());
   }
 
-  /** The users with at least one connection on this node. */
+  /** The users with at least one stream on this node. */
   public Set<String> localUsers() {
     return Set.copyOf(byUser.keySet());
   }
 
-  /** True when the user has a connection on this node. */
+  /** True when the user has a stream on this node. */
   public boolean isLocal(String userId) {
     return byUser.containsKey(userId);
   }
 
-  /** All connections of this node (a snapshot). */
-  List<Connection> connections() {
-    List<Connection> all = new ArrayList<>();
+  /** All sessions of this node (a snapshot). */
+  List<Session> sessions() {
+    List<Session> all = new ArrayList<>();
     for (String user : byUser.keySet()) {
       // Per-key compute: the deque is only touched under the map's lock for that key.
       byUser.computeIfPresent(user, (k, list) -> {
@@ -315,6 +335,37 @@ public final class Gateway {
     }
     return all;
   }
+
+  /**
+   * Delivers an event once to every live session of this node that follows any of
+   * {@code conversationIds}, except the sessions of {@code exceptUserId} (presence: a user's
+   * co-members hear of them once, however many conversations they share).
+   */
+  public void deliverToConversations(JsonObject envelope, Collection<String> conversationIds, String exceptUserId) {
+    Frame frame = Frame.of(envelope);
+    Map<Loop, List<Route.Group>> byLoop = new IdentityHashMap<>();
+    for (String id : conversationIds) {
+      Route route = routes.get(Addresses.conversation(id));
+      if (route == null) {
+        continue;
+      }
+      for (Route.Group g : route.groups()) {
+        byLoop.computeIfAbsent(g.loop, l -> new ArrayList<>()).add(g);
+      }
+    }
+    byLoop.forEach((loop, groups) -> loop.execute(() -> {
+      Set<Session> reached = Collections.newSetFromMap(new IdentityHashMap<>());
+      for (Route.Group g : groups) {
+        for (Session s : g.sessions) {
+          if (!s.userId().equals(exceptUserId) && reached.add(s)) {
+            s.deliverOnce(frame);
+          }
+        }
+      }
+    }));
+  }
+
+  // ---- limits counted per node ----
 
   /** The per-user message rate limit (counted on this node): 0 when allowed, else seconds to wait. */
   public long takeMessageToken(String userId) {
@@ -334,24 +385,33 @@ public final class Gateway {
     }
   }
 
-  /** How many addresses this node follows (stats). */
-  public int routeCount() {
-    return routes.size();
-  }
+  // ---- shutdown ----
 
-  /** How many addresses starting with {@code prefix} this node follows (stats: rooms, topics). */
-  public int routeCount(String prefix) {
-    int n = 0;
-    for (String address : routes.keySet()) {
-      if (address.startsWith(prefix)) {
-        n++;
-      }
+  /**
+   * Graceful shutdown (SPEC §9): every local client is told to reconnect (WebSocket close 1012)
+   * and resumes on another node by its cursor; completes when all are gone or after the drain.
+   */
+  public Future<Void> drain(long timeoutMs) {
+    draining = true;
+    vertx.cancelTimer(sweeper);
+    vertx.cancelTimer(expirer);
+    for (Session s : sessions()) {
+      s.closeFromAnyThread(CloseCode.RESTART, "reconnect");
     }
-    return n;
+    Promise<Void> done = Promise.promise();
+    long started = System.currentTimeMillis();
+    vertx.setPeriodic(50, id -> {
+      if (byUser.isEmpty() || System.currentTimeMillis() - started > timeoutMs) {
+        vertx.cancelTimer(id);
+        loops.values().forEach(Loop::stop);
+        done.tryComplete();
+      }
+    });
+    return done.future();
   }
 
-  /** Addresses of a user's own events. */
-  static String userAddress(String userId) {
-    return Addresses.user(userId);
+  /** Opens waiting for their turn (stats). */
+  public int opensWaiting() {
+    return admission.waiting();
   }
 }

@@ -4,7 +4,7 @@ import io.switchboard.NodeContext;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.api.RestApi;
-import io.switchboard.http.bridge.SockJsBridge;
+import io.switchboard.bridge.SockJsBridge;
 import io.switchboard.http.poll.PollHandler;
 import io.switchboard.http.sse.SseHandler;
 import io.switchboard.http.ws.WsHandler;

@@ -8,8 +8,8 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.switchboard.config.SwitchboardConfig;
-import io.switchboard.http.ConnectionCounts;
-import io.switchboard.http.ConnectionCounts.Transport;
+import io.switchboard.gateway.ConnectionCounts;
+import io.switchboard.gateway.ConnectionCounts.Transport;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
@@ -141,9 +141,9 @@ public final class NodeMetrics {
     }
   }
 
-  /** An envelope was written to a client connection (any thread). */
-  public void delivered(Transport transport) {
-    delivered.get(transport).increment();
+  /** Envelopes were written to client connections (any thread; event loops report them in batches). */
+  public void delivered(Transport transport, int count) {
+    delivered.get(transport).increment(count);
   }
 
   /** A service answered a command: {@code outcome} is {@code ok} or the error code. */

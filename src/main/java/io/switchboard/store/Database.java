@@ -31,12 +31,28 @@ public final class Database {
    * PostgreSQL is down requests fail fast with {@code unavailable} instead of piling up.
    */
   public static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db) {
+    return pool(vertx, url, db, db.poolSize(), false);
+  }
+
+  /**
+   * A small pool whose transactions commit asynchronously ({@code synchronous_commit = off}): for
+   * rows that can be rebuilt, such as stream sessions (DESIGN §2), whose loss in a crash costs a
+   * client a {@code resync_required} and never a message.
+   */
+  public static Pool relaxedPool(Vertx vertx, String url, SwitchboardConfig.Db db) {
+    return pool(vertx, url, db, Math.max(1, Math.min(4, db.poolSize() / 2)), true);
+  }
+
+  private static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db, int size, boolean asyncCommit) {
     PgConnectOptions connect = PgConnectOptions.fromUri(url)
       .setReconnectAttempts(0)
       .setCachePreparedStatements(true)
       .setPipeliningLimit(256);
+    if (asyncCommit) {
+      connect.addProperty("synchronous_commit", "off");
+    }
     PoolOptions pool = new PoolOptions()
-      .setMaxSize(db.poolSize())
+      .setMaxSize(size)
       .setMaxWaitQueueSize(db.waitQueueSize())
       .setConnectionTimeout(db.connectTimeoutSeconds())
       .setConnectionTimeoutUnit(TimeUnit.SECONDS)

@@ -12,24 +12,40 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** SQL of stream sessions and replay (DESIGN §4). */
+/**
+ * SQL of stream sessions and replay (DESIGN §4). Each statement starts with a comment naming it,
+ * which PostgreSQL keeps in {@code pg_stat_statements} and {@code pg_stat_activity}. Every statement a stream open runs is backed by
+ * an index ({@code StreamQueryPlanTest} shows it with {@code EXPLAIN}): a fresh connect runs
+ * {@link #ACTIVE} and {@link #SNAPSHOT}; a resume {@link #MEMBERSHIPS} and {@link #SESSION}
+ * (pipelined), then {@link #REPLAY}, and {@link #INSERT} only when its session must be renewed.
+ */
 public final class StreamStore {
 
-  static final String ACTIVE = """
-    SELECT m.conversation_id, m.joined_seq, c.last_seq, c.kind, c.name FROM members m
-    JOIN conversations c ON c.id = m.conversation_id
-    WHERE m.user_id = $1 AND m.left_seq IS NULL""";
+  /** The conversations a user is in now (what a stream follows). */
+  static final String ACTIVE = "/* stream.active */ SELECT conversation_id FROM members WHERE user_id = $1 AND left_seq IS NULL";
+  /** Every membership of a user, left ones too (a cursor may name a conversation left since). */
   static final String MEMBERSHIPS = """
-    SELECT m.conversation_id, m.joined_seq, m.left_seq, c.kind, c.name FROM members m
+    /* stream.memberships */ SELECT m.conversation_id, m.joined_seq, m.left_seq, c.kind, c.name FROM members m
     JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1""";
   static final String SESSION = """
-    SELECT user_id, positions::text, created_at > now() - make_interval(secs => $2) AS fresh
+    /* stream.session */ SELECT user_id, positions::text, created_at > now() - make_interval(secs => $2) AS fresh,
+           extract(epoch FROM now() - created_at)::bigint AS age
     FROM stream_sessions WHERE id = $1""";
-  static final String INSERT = "INSERT INTO stream_sessions (id, user_id, positions) VALUES ($1, $2, $3::text::jsonb)";
-  static final String EXPIRE = "DELETE FROM stream_sessions WHERE created_at < now() - make_interval(secs => $1)";
+  /**
+   * A new session whose snapshot is the last seq of each of the user's conversations, read and
+   * written in one statement.
+   */
+  static final String SNAPSHOT = """
+    /* stream.snapshot */ INSERT INTO stream_sessions (id, user_id, positions)
+    SELECT $1, $2, COALESCE(jsonb_object_agg(c.id::text, c.last_seq), '{}'::jsonb)
+    FROM members m JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.user_id = $2 AND m.left_seq IS NULL
+    RETURNING positions::text""";
+  static final String INSERT = "/* stream.insert */ INSERT INTO stream_sessions (id, user_id, positions) VALUES ($1, $2, $3::text::jsonb)";
+  static final String EXPIRE = "/* stream.expire */ DELETE FROM stream_sessions WHERE created_at < now() - make_interval(secs => $1)";
   /** Items after each position (or from the join), up to the leave for conversations left since. */
   static final String REPLAY = """
-    WITH pos AS (SELECT key::uuid AS conversation_id, value::bigint AS seq FROM jsonb_each_text($2::text::jsonb)),
+    /* stream.replay */ WITH pos AS (SELECT key::uuid AS conversation_id, value::bigint AS seq FROM jsonb_each_text($2::text::jsonb)),
     m AS (
       SELECT mm.conversation_id, mm.left_seq, COALESCE(pos.seq, GREATEST(mm.joined_seq - 1, 0)) AS from_seq
       FROM members mm LEFT JOIN pos ON pos.conversation_id = mm.conversation_id
@@ -40,32 +56,49 @@ public final class StreamStore {
       AND (m.left_seq IS NULL OR x.seq <= m.left_seq)
     ORDER BY x.conversation_id, x.seq
     LIMIT $3""";
+  /** The last seq of each of some conversations (the delivery sweep). */
+  static final String LAST_SEQS = "/* stream.last_seqs */ SELECT id, last_seq FROM conversations WHERE id = ANY($1)";
 
   private StreamStore() {
   }
 
   /** A membership of the streaming user. */
-  public record Membership(UUID conversationId, long joinedSeq, Long leftSeq, long lastSeq, String kind, String name) {
+  public record Membership(UUID conversationId, long joinedSeq, Long leftSeq, String kind, String name) {
+
+    public JsonObject toJson() {
+      JsonObject json = new JsonObject().put("id", conversationId.toString()).put("joinedSeq", joinedSeq)
+        .put("kind", kind);
+      if (leftSeq != null) {
+        json.put("leftSeq", leftSeq);
+      }
+      if (name != null) {
+        json.put("name", name);
+      }
+      return json;
+    }
+
+    public static Membership fromJson(JsonObject json) {
+      return new Membership(UUID.fromString(json.getString("id")), json.getLong("joinedSeq"), json.getLong("leftSeq"),
+        json.getString("kind"), json.getString("name"));
+    }
   }
 
-  /** A stored session: whose, its snapshot, and whether it is inside the resume window. */
-  public record Session(String userId, JsonObject positions, boolean fresh) {
+  /** A stored session: whose, its snapshot, whether it is inside the resume window, its age. */
+  public record Session(String userId, JsonObject positions, boolean fresh, long ageSeconds) {
   }
 
-  public static Future<List<Membership>> active(SqlClient db, String userId) {
+  public static Future<List<UUID>> active(SqlClient db, String userId) {
     return db.preparedQuery(ACTIVE).execute(Tuple.of(userId)).map(rows -> {
-      List<Membership> out = new ArrayList<>();
-      rows.forEach(r -> out.add(new Membership(r.getUUID(0), r.getLong(1), null, r.getLong(2), r.getString(3),
-        r.getString(4))));
+      List<UUID> out = new ArrayList<>(rows.size());
+      rows.forEach(r -> out.add(r.getUUID(0)));
       return out;
     });
   }
 
   public static Future<List<Membership>> memberships(SqlClient db, String userId) {
     return db.preparedQuery(MEMBERSHIPS).execute(Tuple.of(userId)).map(rows -> {
-      List<Membership> out = new ArrayList<>();
-      rows.forEach(r -> out.add(new Membership(r.getUUID(0), r.getLong(1), r.getLong(2), 0, r.getString(3),
-        r.getString(4))));
+      List<Membership> out = new ArrayList<>(rows.size());
+      rows.forEach(r -> out.add(new Membership(r.getUUID(0), r.getLong(1), r.getLong(2), r.getString(3), r.getString(4))));
       return out;
     });
   }
@@ -76,8 +109,14 @@ public final class StreamStore {
         return null;
       }
       Row r = rows.iterator().next();
-      return new Session(r.getString(0), new JsonObject(r.getString(1)), r.getBoolean(2));
+      return new Session(r.getString(0), new JsonObject(r.getString(1)), r.getBoolean(2), r.getLong(3));
     });
+  }
+
+  /** Records a new session at the user's conversations' last seqs; completes with those positions. */
+  public static Future<JsonObject> snapshot(SqlClient db, String id, String userId) {
+    return db.preparedQuery(SNAPSHOT).execute(Tuple.of(id, userId))
+      .map(rows -> new JsonObject(rows.iterator().next().getString(0)));
   }
 
   public static Future<Void> insert(SqlClient db, String id, String userId, Map<String, Long> positions) {
@@ -98,5 +137,14 @@ public final class StreamStore {
         rows.forEach(r -> out.add(MessageStore.json(r)));
         return out;
       });
+  }
+
+  /** conversation id → last seq, for the given conversations that exist. */
+  public static Future<JsonObject> lastSeqs(SqlClient db, UUID[] ids) {
+    return db.preparedQuery(LAST_SEQS).execute(Tuple.of(ids)).map(rows -> {
+      JsonObject out = new JsonObject();
+      rows.forEach(r -> out.put(r.getUUID(0).toString(), r.getLong(1)));
+      return out;
+    });
   }
 }

@@ -31,6 +31,8 @@ public final class TestDb {
         .setDataDirectory(Files.createTempDirectory("sb-test-pg"))
         .setCleanDataDirectory(true)
         .setServerConfig("max_connections", "300")
+        // Statement counts for the tests that bound what a stream open costs.
+        .setServerConfig("shared_preload_libraries", "pg_stat_statements")
         .start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);

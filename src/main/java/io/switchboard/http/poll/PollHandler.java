@@ -1,7 +1,10 @@
 package io.switchboard.http.poll;
 
 import io.switchboard.auth.Authenticator;
+import io.netty.channel.EventLoop;
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Session;
+import io.switchboard.http.ChannelOut;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.QueryParams;
 import io.switchboard.http.api.RestApi;
@@ -28,15 +31,15 @@ import java.util.List;
  *       reach a long-poll client only while one of its polls is open: nothing of them is kept
  *       between polls. {@code ?rooms=} and {@code ?topics=} join rooms and subscribe topics for
  *       the time of each poll.</li>
- *   <li>An answer holds at most {@link PollConnection#MAX_EVENTS} events; its cursor covers
+ *   <li>An answer holds at most {@link PollTransport#MAX_EVENTS} events; its cursor covers
  *       exactly those, and the next poll returns the rest at once.</li>
  *   <li>A client advances its cursor only when it has an answer: a poll whose answer was lost
  *       can be repeated with the same cursor and gets the same timeline events again.</li>
  * </ul>
  *
- * <p>Each poll is a short-lived {@link io.switchboard.gateway.Connection} (counted as
- * {@code connections.poll} while open) with its own stream session; a client that goes away
- * mid-poll releases it at once.</p>
+ * <p>Each poll is a short-lived {@link Session} (counted as {@code connections.poll} while
+ * open) that goes on the stream session its cursor names, without writing a new one; a client
+ * that goes away mid-poll releases it at once.</p>
  */
 public final class PollHandler implements Handler<RoutingContext> {
 
@@ -108,20 +111,19 @@ public final class PollHandler implements Handler<RoutingContext> {
         HttpErrors.send(ctx, e);
         return;
       }
-      PollConnection conn = new PollConnection(gateway, ctx.vertx().getOrCreateContext(), ar.result(), ctx,
-        poll.cursor() == null, poll.timeoutSeconds());
-      ctx.response().closeHandler(v -> conn.peerClosed());
-      ctx.response().exceptionHandler(t -> conn.peerClosed());
-      conn.start(poll.cursor(), null)
-        .compose(v -> conn.joinRooms(poll.rooms()))
-        .compose(v -> conn.subscribeTopics(poll.topics()))
-        .onComplete(done -> {
-          if (done.succeeded()) {
-            conn.opened();
-          } else {
-            conn.fail(ServiceException.from(done.cause()));
-          }
-        });
+      EventLoop loop = ChannelOut.channel(request).eventLoop();
+      PollTransport transport = new PollTransport(ctx, loop, poll.cursor() == null,
+        gateway.config().limits().queueBytes(), poll.timeoutSeconds() * 1000L);
+      Session session = new Session(gateway, transport, ar.result());
+      transport.session(session);
+      session.replayLimit(PollTransport.MAX_EVENTS);
+      ctx.response().closeHandler(v -> session.peerClosed());
+      ctx.response().exceptionHandler(t -> session.peerClosed());
+      // A refused room or topic answers the poll with that error.
+      session.open(poll.cursor(), null, () -> gateway.grant(session, poll.rooms(), poll.topics()).map(refused -> {
+        transport.refuse(refused);
+        return List.of();
+      }));
     });
   }
 }

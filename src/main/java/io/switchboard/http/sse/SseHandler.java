@@ -2,6 +2,8 @@ package io.switchboard.http.sse;
 
 import io.switchboard.auth.Authenticator;
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Session;
+import io.switchboard.http.ChannelOut;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.QueryParams;
 import io.switchboard.http.api.RestApi;
@@ -15,8 +17,8 @@ import java.util.List;
 
 /**
  * {@code GET /api/events} (SPEC §7): authenticates, answers {@code text/event-stream}, starts with
- * {@code retry:} and {@code connected}, then streams events with the cursor as {@code id:}. A
- * request with {@code Upgrade: websocket} goes to the WebSocket handler instead.
+ * {@code retry:}, then the session's {@code connected} and events with the cursor as {@code id:}.
+ * A request with {@code Upgrade: websocket} goes to the WebSocket handler instead.
  */
 public final class SseHandler implements Handler<RoutingContext> {
 
@@ -62,16 +64,20 @@ public final class SseHandler implements Handler<RoutingContext> {
         .putHeader("Content-Type", "text/event-stream; charset=utf-8")
         .putHeader("Cache-Control", "no-cache")
         .putHeader("X-Accel-Buffering", "no")
+        // Never compressed: each connection would get a deflater of its own, and every event
+        // would be compressed once per connection instead of encoded once per node.
+        .putHeader("Content-Encoding", "identity")
         .putHeader("Connection", "keep-alive");
       response.write("retry: " + gateway.config().sse().retryMillis() + "\n\n");
-      SseConnection conn = new SseConnection(gateway, ctx.vertx().getOrCreateContext(), ar.result(), request, response);
-      response.closeHandler(v -> conn.peerClosed());
-      response.exceptionHandler(t -> conn.peerClosed());
-      // Rooms and topics are in place before connected, so no event of them can be missed.
-      conn.start(cursor == null || cursor.isBlank() ? null : cursor.trim(), null,
-        () -> conn.joinRooms(rooms).compose(v -> conn.subscribeTopics(topics)));
+      ChannelOut out = ChannelOut.of(ChannelOut.channel(request), 3);
+      SseTransport transport = new SseTransport(response, out, gateway.config().sse().heartbeatSeconds() * 1000L);
+      Session session = new Session(gateway, transport, ar.result());
+      response.closeHandler(v -> session.peerClosed());
+      response.exceptionHandler(t -> session.peerClosed());
+      // Rooms and topics are in place before connected, so no event of them can be missed; each
+      // refused one is told in an error event after connected, and the others stay.
+      session.open(cursor == null || cursor.isBlank() ? null : cursor.trim(), null,
+        () -> gateway.grant(session, rooms, topics));
     });
   }
-
-
 }

@@ -1,7 +1,7 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.switchboard.gateway.Gateway;
-import io.switchboard.http.bridge.BridgeFrames.Dialect;
+import io.switchboard.bridge.BridgeFrames.Dialect;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;

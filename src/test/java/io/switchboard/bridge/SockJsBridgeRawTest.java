@@ -1,4 +1,4 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.switchboard.protocol.Addresses;
 import io.switchboard.testing.Api;
@@ -17,10 +17,10 @@ import org.junit.jupiter.api.Test;
 
 import java.util.UUID;
 
-import static io.switchboard.http.bridge.FrameClient.command;
-import static io.switchboard.http.bridge.FrameClient.registerFrame;
-import static io.switchboard.http.bridge.FrameClient.sendFrame;
-import static io.switchboard.http.bridge.FrameClient.token;
+import static io.switchboard.bridge.FrameClient.command;
+import static io.switchboard.bridge.FrameClient.registerFrame;
+import static io.switchboard.bridge.FrameClient.sendFrame;
+import static io.switchboard.bridge.FrameClient.token;
 import static io.switchboard.testing.TestNodes.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.switchboard.http;
+package io.switchboard.gateway;
 
 import io.vertx.core.json.JsonObject;
 

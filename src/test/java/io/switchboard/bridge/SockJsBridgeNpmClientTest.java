@@ -1,4 +1,4 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.switchboard.protocol.Addresses;
 import io.switchboard.testing.Api;

@@ -1,4 +1,4 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;

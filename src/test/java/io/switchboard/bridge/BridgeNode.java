@@ -1,4 +1,4 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.switchboard.Node;
 import io.switchboard.testing.TestNodes;

@@ -1,10 +1,12 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
+import io.netty.channel.EventLoop;
 import io.switchboard.auth.Principal;
+import io.switchboard.bridge.BridgeFrames.Dialect;
 import io.switchboard.config.SwitchboardConfig;
-import io.switchboard.gateway.Connection;
+import io.switchboard.gateway.CloseCode;
 import io.switchboard.gateway.Gateway;
-import io.switchboard.http.bridge.BridgeFrames.Dialect;
+import io.switchboard.gateway.Session;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.Fields;
@@ -26,8 +28,9 @@ import java.util.Optional;
 
 /**
  * The bridge protocol of one socket (SPEC §7, "Event-bus bridge"), whatever carries it: SockJS
- * or TCP. It only translates frames; commands go through {@link Connection#command}, events come
- * from the {@link BridgeConnection}.
+ * or TCP. It only translates frames; commands and the stream are the socket's {@link Session}'s
+ * (the one dispatcher, the one outbound queue and its limits), written through a
+ * {@link BridgeTransport}.
  *
  * <p>Security: deny by default. The one inbound message is a {@code send} to {@code sb.cmd} whose
  * body is an envelope, and the one registration is the caller's own {@code sb.user.<id>}; every
@@ -44,7 +47,7 @@ final class BridgeSession {
 
   private static final Logger LOG = LoggerFactory.getLogger(BridgeSession.class);
 
-  /** Refused frames in a row before the socket is closed. */
+  /** Refused frames in a row before a socket without a session yet is closed. */
   static final int ABUSE_LIMIT = 50;
   /** Frames waiting for their turn before the socket stops being read. */
   static final int INBOX_HIGH = 64;
@@ -69,19 +72,19 @@ final class BridgeSession {
   private final Vertx vertx;
   private final Dialect dialect;
   private final SwitchboardConfig.Limits limits;
+  private final BridgeTransport transport;
   private final Deque<JsonObject> inbox = new ArrayDeque<>();
-  private final long idleTimer;
+  private long idleTimer = -1;
   private long lastHeard = System.nanoTime();
   private boolean busy;
   private boolean paused;
   private boolean closed;
   private String closingMessage;
   private int refusals;
-  private int pendingFrames;
-  private long pendingBytes;
   private String knownToken;
   private Principal knownPrincipal;
-  private BridgeConnection connection;
+  private Session session;
+  private String boundUser;
   private boolean registered;
 
   BridgeSession(Gateway gateway, BridgeSocket socket, Context context, Dialect dialect) {
@@ -91,13 +94,21 @@ final class BridgeSession {
     this.vertx = gateway.vertx();
     this.dialect = dialect;
     this.limits = gateway.config().limits();
+    EventLoop loop = ((io.vertx.core.internal.ContextInternal) context).nettyEventLoop();
+    this.transport = new BridgeTransport(this, socket, dialect, loop);
     long idleMs = socket.idleTimeoutMs();
     long idleNanos = idleMs * 1_000_000L;
+    // Until the socket has a session (whose ticker then watches it), its own idle check.
     this.idleTimer = idleMs <= 0 ? -1 : vertx.setPeriodic(Math.max(1000, idleMs / 4), id -> {
-      if (System.nanoTime() - lastHeard > idleNanos) {
-        close(Connection.CLOSE_GOING_AWAY, "idle_timeout", "no frame for " + idleMs / 1000 + " s (clients ping every few seconds)");
+      if (session == null && System.nanoTime() - lastHeard > idleNanos) {
+        close(CloseCode.GOING_AWAY, "idle_timeout", "no frame for " + idleMs / 1000 + " s (clients ping every few seconds)");
       }
     });
+  }
+
+  /** Runs {@code action} on the socket's context. */
+  void onLoop(Runnable action) {
+    context.runOnContext(v -> action.run());
   }
 
   // ---- inbound ----
@@ -108,6 +119,9 @@ final class BridgeSession {
       return;
     }
     lastHeard = System.nanoTime();
+    if (session != null) {
+      session.heard();
+    }
     if (data.length() > limits.frameBytes()) {
       tooLarge(data.length());
       return;
@@ -132,7 +146,7 @@ final class BridgeSession {
    * socket closed, as its framing may be lost.
    */
   void tooLarge(long bytes) {
-    close(Connection.CLOSE_TOO_LARGE, BridgeFrames.TOO_LARGE, (bytes < 0 ? "a frame" : "a frame of " + bytes + " bytes")
+    close(CloseCode.TOO_LARGE, BridgeFrames.TOO_LARGE, (bytes < 0 ? "a frame" : "a frame of " + bytes + " bytes")
       + " is over the limit of " + limits.frameBytes() + " bytes");
   }
 
@@ -223,7 +237,7 @@ final class BridgeSession {
     if (caller.backend()) {
       result = backendCommand(env);
     } else {
-      BridgeConnection conn = connectionFor(caller.user(), replyAddress);
+      Session conn = sessionFor(caller.user(), replyAddress);
       if (conn == null) {
         return;
       }
@@ -234,7 +248,7 @@ final class BridgeSession {
       ar.succeeded() ? null : ServiceException.from(ar.cause()), env.requestId()));
   }
 
-  private Future<Envelope> userCommand(BridgeConnection conn, Envelope env) {
+  private Future<Envelope> userCommand(Session conn, Envelope env) {
     try {
       if (Types.RESUME.equals(env.type())) {
         if (!registered) {
@@ -263,6 +277,9 @@ final class BridgeSession {
       return;
     }
     Envelope out = failure == null ? ok.withRequestId(requestId) : Envelope.error(failure, requestId);
+    if (replyAddress == null && failure == null) {
+      return;
+    }
     if (replyAddress != null) {
       writeFrame(BridgeFrames.message(dialect, BridgeFrames.quote(replyAddress), null, out.toJson().encode(), true));
     } else if (failure != null) {
@@ -297,25 +314,28 @@ final class BridgeSession {
           + Addresses.user(caller.user().userId()) + "'", address);
         return null;
       }
-      BridgeConnection conn = connectionFor(caller.user(), address);
+      Session conn = sessionFor(caller.user(), address);
       if (conn == null) {
         return null;
       }
       accepted();
       if (!registered) {
         registered = true;
-        conn.start(header(frame, "cursor", MAX_CURSOR), null);
+        conn.open(header(frame, "cursor", MAX_CURSOR), null, () -> Future.succeededFuture(java.util.List.of()));
       }
       return null;
     });
   }
 
   private Future<Void> unregister(String address) {
-    if (registered && connection != null && address.equals(Addresses.user(connection.userId()))) {
-      BridgeConnection conn = connection;
-      connection = null;
+    if (registered && session != null && address.equals(Addresses.user(session.userId()))) {
+      // The stream ends, the socket stays open for commands (with a new session).
+      Session conn = session;
+      session = null;
       registered = false;
-      conn.detach();
+      transport.detaching(true);
+      conn.close(CloseCode.NORMAL, "unregistered");
+      transport.detaching(false);
       return DONE;
     }
     if (knownPrincipal != null && address.equals(Addresses.user(knownPrincipal.userId()))) {
@@ -325,23 +345,29 @@ final class BridgeSession {
   }
 
   /**
-   * The session's connection, created on the first authenticated frame. A session is bound to
-   * one user: a frame with another user's token is refused. A new token of the same user
-   * refreshes the connection's principal (and so its expiry).
+   * The socket's session, created on the first authenticated frame. A socket is bound to one
+   * user: a frame with another user's token is refused. A new token of the same user refreshes
+   * the session's principal (and so its expiry).
    */
-  private BridgeConnection connectionFor(Principal user, String errAddress) {
-    if (connection == null) {
-      connection = new BridgeConnection(gateway, context, user, this);
-      return connection;
+  private Session sessionFor(Principal user, String errAddress) {
+    if (session == null) {
+      if (boundUser != null && !boundUser.equals(user.userId())) {
+        refuse(BridgeFrames.ACCESS_DENIED, "this bridge session belongs to another user", errAddress);
+        return null;
+      }
+      boundUser = user.userId();
+      transport.user(user.userId());
+      session = new Session(gateway, transport, user);
+      return session;
     }
-    if (!connection.userId().equals(user.userId())) {
+    if (!session.userId().equals(user.userId())) {
       refuse(BridgeFrames.ACCESS_DENIED, "this bridge session belongs to another user", errAddress);
       return null;
     }
-    if (connection.principal() != user) {
-      connection.refresh(user);
+    if (session.principal() != user) {
+      session.refresh(user);
     }
-    return connection;
+    return session;
   }
 
   // ---- credentials ----
@@ -412,33 +438,23 @@ final class BridgeSession {
 
   // ---- outbound ----
 
-  /** An event of the user's stream (queue accounting is the connection's). */
-  Future<Void> writeEvent(String quotedAddress, String cursor, String body) {
-    if (closed) {
-      return Future.succeededFuture();
-    }
-    return socket.write(BridgeFrames.message(dialect, quotedAddress, cursor, body, false));
-  }
-
   /**
-   * Replies and err frames, bounded like the connection's queue: SockJS's own queue has no
+   * Replies and err frames, in the socket's one outbound queue: SockJS's own queue has no
    * bound, so a client that sends but never reads is cut here.
    */
   private void writeFrame(String frame) {
     if (closed) {
       return;
     }
-    int size = frame.length();
-    pendingFrames++;
-    pendingBytes += size;
-    if (pendingFrames > limits.queueEvents() || pendingBytes > limits.queueBytes()) {
-      close(Connection.CLOSE_SLOW_CONSUMER, "slow_consumer", "slow_consumer");
+    if (session != null) {
+      if (!session.admitWrite()) {
+        return;
+      }
+    } else if (transport.pendingFrames() >= limits.queueEvents() || transport.pendingBytes() >= limits.queueBytes()) {
+      close(CloseCode.SLOW_CONSUMER, "slow_consumer", "slow_consumer");
       return;
     }
-    socket.write(frame).onComplete(ar -> {
-      pendingFrames--;
-      pendingBytes -= size;
-    });
+    transport.writeFrame(frame);
   }
 
   private Future<Void> refused(String code, String message, String address) {
@@ -449,25 +465,31 @@ final class BridgeSession {
   /** Refuses a frame with an err frame; a client that keeps sending refused frames is closed. */
   private void refuse(String code, String message, String address) {
     writeFrame(BridgeFrames.err(BridgeFrames.REFUSED, code, message, address));
-    if (++refusals >= ABUSE_LIMIT) {
-      close(Connection.CLOSE_POLICY, "abuse", "too many refused frames in a row");
+    if (session != null) {
+      closingMessage = "too many refused frames in a row";
+      session.refused();
+    } else if (++refusals >= ABUSE_LIMIT) {
+      close(CloseCode.POLICY, "abuse", "too many refused frames in a row");
     }
   }
 
   private void accepted() {
     refusals = 0;
+    if (session != null) {
+      session.accepted();
+    }
   }
 
   // ---- closing ----
 
-  /** Closes the session: through its connection when it has one, so that it is released. */
-  void close(int code, String reason, String message) {
+  /** Closes the socket: through its session when it has one, so that it is released. */
+  void close(CloseCode code, String reason, String message) {
     if (closed) {
       return;
     }
     closingMessage = message;
-    if (connection != null && !connection.isClosed()) {
-      connection.close(code, reason);
+    if (session != null && !session.isClosed()) {
+      session.close(code, reason);
     } else {
       shutdown(code, reason);
     }
@@ -477,27 +499,27 @@ final class BridgeSession {
    * Closes the socket, telling the client why in a last err frame (whose failureCode is the
    * close code, as on the WebSocket transport). A slow consumer is cut at once: its queue is full.
    */
-  void shutdown(int code, String reason) {
+  void shutdown(CloseCode code, String reason) {
     if (closed) {
       return;
     }
     closed = true;
     stopTimers();
     inbox.clear();
-    if (code == Connection.CLOSE_SLOW_CONSUMER) {
-      socket.close(code, reason);
+    if (code == CloseCode.SLOW_CONSUMER) {
+      socket.close(code.code(), reason);
       return;
     }
-    Future<Void> last = socket.write(BridgeFrames.err(code, reason, closingMessage != null ? closingMessage : reason, null));
-    long timer = vertx.setTimer(CLOSE_GRACE_MS, id -> socket.close(code, reason));
+    Future<Void> last = socket.write(BridgeFrames.err(code.code(), reason, closingMessage != null ? closingMessage : reason, null));
+    long timer = vertx.setTimer(CLOSE_GRACE_MS, id -> socket.close(code.code(), reason));
     last.onComplete(ar -> {
       if (vertx.cancelTimer(timer)) {
-        socket.close(code, reason);
+        socket.close(code.code(), reason);
       }
     });
   }
 
-  /** The client went away: release the connection, nothing to send. */
+  /** The client went away: release the session, nothing to send. */
   void peerClosed() {
     if (closed) {
       return;
@@ -505,8 +527,8 @@ final class BridgeSession {
     closed = true;
     stopTimers();
     inbox.clear();
-    if (connection != null) {
-      connection.peerClosed();
+    if (session != null) {
+      session.peerClosed();
     }
   }
 

@@ -1,10 +1,10 @@
-package io.switchboard.http.bridge;
+package io.switchboard.bridge;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.Origins;
-import io.switchboard.http.bridge.BridgeFrames.Dialect;
+import io.switchboard.bridge.BridgeFrames.Dialect;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
