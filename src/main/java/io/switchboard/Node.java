@@ -16,6 +16,7 @@ import io.switchboard.stream.StreamVerticle;
 import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
+import io.switchboard.http.api.NodeStatsVerticle;
 import io.switchboard.http.bridge.TcpBridgeVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
@@ -166,6 +167,10 @@ public final class Node {
     }
     Future<List<String>> http = first
       .compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway)).map(id -> {
+        ids.add(id);
+        return ids;
+      }))
+      .compose(ids -> vertx.deployVerticle(new NodeStatsVerticle(context, gateway)).map(id -> {
         ids.add(id);
         return ids;
       }))

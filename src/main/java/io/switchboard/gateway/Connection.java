@@ -218,6 +218,9 @@ public abstract class Connection {
           start.put("limit", replayLimit());
         }
         boolean resync = opened.payload().getBoolean("resync", false);
+        if (cursorText != null) {
+          gateway.node().metrics().streamResumed(resync);
+        }
         return Future.all(ready)
           .compose(v -> gateway.commands().request(principal, StreamVerticle.START, start))
           .map(started -> started.payload().put("resync", resync || started.payload().getBoolean("resync", false)));
@@ -278,6 +281,9 @@ public abstract class Connection {
     }
     if (code == CLOSE_RESTART) {
       sendNow(Event.of(Envelope.of(Types.RECONNECT, new JsonObject().put("reason", reason)).toJson()));
+    }
+    if (code == CLOSE_SLOW_CONSUMER) {
+      gateway.node().metrics().slowConsumerCut(transport);
     }
     released();
     try {
