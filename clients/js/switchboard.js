@@ -573,7 +573,8 @@ const TRANSPORT_CLASSES = { websocket: WebSocketTransport, sse: SseTransport, po
 export class Switchboard extends Emitter {
   constructor(options = {}) {
     super();
-    this.options = { ...DEFAULTS, ...options, backoff: { ...DEFAULTS.backoff, ...(options.backoff || {}) } };
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULTS, ...given, backoff: { ...DEFAULTS.backoff, ...(given.backoff || {}) } };
     const o = this.options;
     const here = globalThis.location && globalThis.location.origin;
     this.urls = (o.urls && o.urls.length ? o.urls : [o.url || here]).map(trimSlash);
