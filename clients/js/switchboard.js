@@ -499,7 +499,9 @@ class PollTransport {
     while (!this.closed) {
       const token = await this.client._tokenNow();
       if (this.closed) return;
-      const q = [`timeout=${this.client.options.pollTimeoutSeconds}`];
+      // The first poll is short: it proves the way through and, with a cursor, brings what was
+      // missed; waiting for a live event there would hold the connection as not yet open.
+      const q = [`timeout=${first ? 1 : this.client.options.pollTimeoutSeconds}`];
       if (this.cursor) q.push('cursor=' + encodeURIComponent(this.cursor));
       if (this.rooms.length) q.push('rooms=' + this.rooms.map(encodeURIComponent).join(','));
       if (this.topics.length) q.push('topics=' + this.topics.map(encodeURIComponent).join(','));

@@ -135,6 +135,8 @@ function start(session) {
   client.on('resync', () => client.reloadHistory().then(() => loadConversations()));
   client.on('incomingcall', (call) => showCall(call));
   client.on('error', (e) => console.warn('switchboard:', e.code, e.message));
+  client.on('fallback', (f) => console.info(`switchboard: ${f.from} does not get through (${f.reason}); trying ${f.to}`));
+  client.on('status', (s) => console.debug('switchboard status', s.state, s.transport, s.url, s.error || ''));
   setInterval(() => renderStatus(client.status), 1000);
   client.connect();
 }
