@@ -17,6 +17,7 @@ import io.switchboard.typing.TypingVerticle;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpVerticle;
 import io.switchboard.bridge.TcpBridgeVerticle;
+import io.switchboard.http.api.NodeStatsVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
 import io.switchboard.store.Migrations;
@@ -169,6 +170,10 @@ public final class Node {
     }
     Future<List<String>> http = first
       .compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway)).map(id -> {
+        ids.add(id);
+        return ids;
+      }))
+      .compose(ids -> vertx.deployVerticle(new NodeStatsVerticle(context, gateway)).map(id -> {
         ids.add(id);
         return ids;
       }))

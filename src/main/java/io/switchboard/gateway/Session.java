@@ -211,6 +211,9 @@ public final class Session {
     Future<JsonObject> started = gateway.commands().request(principal, StreamVerticle.OPEN, open)
       .compose(opened -> {
         JsonObject p = opened.payload();
+        if (cursorText != null) {
+          gateway.node().metrics().streamResumed(p.getBoolean("resync", false));
+        }
         List<Future<?>> ready = new ArrayList<>();
         for (Object conv : p.getJsonArray("conversations")) {
           ready.add(followConversation((String) conv).route.ready);
@@ -616,6 +619,9 @@ public final class Session {
     if (code == CloseCode.RESTART) {
       writeNow(Frame.of(Envelope.of(Types.RECONNECT, new JsonObject().put("reason", reason))));
       transport.flush();
+    }
+    if (code == CloseCode.SLOW_CONSUMER) {
+      gateway.node().metrics().slowConsumerCut(transport.kind());
     }
     released();
     try {

@@ -66,6 +66,8 @@ public final class HttpVerticle extends VerticleBase {
     // Unauthenticated, as Prometheus scrapes it: keep the port off the public internet or filter
     // /metrics at the proxy (docs/OPERATIONS.md).
     router.get("/metrics").handler(PrometheusScrapingHandler.create(node.metrics().registry()));
+    // Last: the demo app, the operations page and the browser client, for paths nothing else took.
+    new StaticSite().mount(router);
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
       router.errorHandler(status, HttpErrors::handle);
     }

@@ -25,6 +25,8 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.util.EnumMap;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -52,6 +54,9 @@ public final class NodeMetrics {
   private final EnumMap<Transport, Counter> delivered = new EnumMap<>(Transport.class);
   private final Timer latency;
   private final Meter.MeterProvider<Counter> commands;
+  private final EnumMap<Transport, Counter> slowConsumerCuts = new EnumMap<>(Transport.class);
+  private final Counter resumed;
+  private final Counter resynced;
   private final long sampler;
   /** Totals sampled once a second (only the sampler's timer touches them). */
   private final double[] inTotals = new double[RATE_WINDOW_SECONDS + 1];
@@ -75,6 +80,10 @@ public final class NodeMetrics {
         .description("Envelopes written to client connections of this node")
         .tag("transport", transport)
         .register(registry));
+      slowConsumerCuts.put(t, Counter.builder("switchboard.slow.consumer.cuts")
+        .description("Connections of this node closed because they could not keep up (slow_consumer)")
+        .tag("transport", transport)
+        .register(registry));
     }
     received = Counter.builder("switchboard.events.received")
       .description("Events arriving at this node's route consumers, once per node before the fan-out")
@@ -82,6 +91,14 @@ public final class NodeMetrics {
     latency = Timer.builder("switchboard.delivery.latency")
       .description("From an event's timestamp (set where it was published) to its arrival at this node's fan-out")
       .serviceLevelObjectives(LATENCY_BUCKETS)
+      .register(registry);
+    resumed = Counter.builder("switchboard.resumes")
+      .description("Streams opened on this node with a cursor, by outcome (resumed, or resync when the cursor was unusable)")
+      .tag("outcome", "resumed")
+      .register(registry);
+    resynced = Counter.builder("switchboard.resumes")
+      .description("Streams opened on this node with a cursor, by outcome (resumed, or resync when the cursor was unusable)")
+      .tag("outcome", "resync")
       .register(registry);
     commands = Counter.builder("switchboard.commands")
       .description("Commands answered by this node's services, by type and outcome (ok or the error code)")
@@ -149,6 +166,45 @@ public final class NodeMetrics {
   /** A service answered a command: {@code outcome} is {@code ok} or the error code. */
   public void commandAnswered(String type, String outcome) {
     commands.withTags("type", type, "outcome", outcome).increment();
+  }
+
+  /** A connection was cut because it could not keep up (any thread). */
+  public void slowConsumerCut(Transport transport) {
+    slowConsumerCuts.get(transport).increment();
+  }
+
+  /** A stream opened with a cursor: resumed, or told to resync (any thread). */
+  public void streamResumed(boolean resync) {
+    (resync ? resynced : resumed).increment();
+  }
+
+  /** Commands answered by this node's services so far, by outcome ({@code ok} or the error code). */
+  public Map<String, Long> commandsByOutcome() {
+    Map<String, Long> out = new TreeMap<>();
+    for (Counter c : registry.find("switchboard.commands").counters()) {
+      out.merge(c.getId().getTag("outcome"), (long) c.count(), Long::sum);
+    }
+    return out;
+  }
+
+  /** Slow-consumer cuts so far, by transport. */
+  public Map<String, Long> slowConsumerCuts() {
+    Map<String, Long> out = new TreeMap<>();
+    slowConsumerCuts.forEach((t, c) -> out.put(t.name().toLowerCase(Locale.ROOT), (long) c.count()));
+    return out;
+  }
+
+  /** Streams opened with a cursor so far: {@code resumed} and {@code resync}. */
+  public Map<String, Long> resumes() {
+    Map<String, Long> out = new TreeMap<>();
+    out.put("resumed", (long) resumed.count());
+    out.put("resync", (long) resynced.count());
+    return out;
+  }
+
+  /** Envelopes written to this node's connections so far. */
+  public long eventsDelivered() {
+    return (long) delivered.values().stream().mapToDouble(Counter::count).sum();
   }
 
   /** Events arriving at this node per second, over the last few seconds. */

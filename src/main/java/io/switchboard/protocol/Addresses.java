@@ -47,6 +47,11 @@ public final class Addresses {
     return TOPIC_PREFIX + name;
   }
 
+  /** Where one node answers for its own stats (request/reply; the admin cluster view asks every node). */
+  public static String nodeStats(String nodeId) {
+    return "sb.node." + nodeId + ".stats";
+  }
+
   /** Node-to-node control address of one node. */
   public static String node(String nodeId) {
     return "sb.node." + nodeId;

@@ -56,6 +56,8 @@ public final class RestApi {
 
     router.get("/api/health").handler(new HealthHandler(vertx, node));
     router.get("/api/stats").handler(ctx -> requireApiKey(ctx, "admin")).handler(new StatsHandler(node, gateway));
+    router.get("/api/admin/cluster").handler(ctx -> requireApiKey(ctx, "admin"))
+      .handler(new ClusterStatsHandler(vertx, node));
     if (node.config().auth().devTokens()) {
       router.post("/api/auth/dev-token").handler(this::devToken);
     }

@@ -10,8 +10,9 @@ import io.vertx.ext.web.RoutingContext;
 
 /**
  * {@code GET /api/stats} (SPEC §9, API key of scope {@code admin}): what the node that answers
- * carries — its connections, the users connected to it, the rooms and topics it follows, and the
- * events it receives and writes per second. A cluster's totals are the sum over its nodes.
+ * carries — its connections, the users connected to it, the rooms and topics it follows, the
+ * events it receives and writes per second, and its counts of commands by outcome, slow-consumer
+ * cuts and resumes. {@code GET /api/admin/cluster} gathers it from every node.
  */
 final class StatsHandler implements Handler<RoutingContext> {
 
@@ -25,19 +26,30 @@ final class StatsHandler implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
+    ctx.response()
+      .putHeader("Content-Type", "application/json; charset=utf-8")
+      .putHeader("Cache-Control", "no-store")
+      .end(snapshot(node, gateway).encode());
+  }
+
+  /**
+   * What this node carries now: the body of {@code GET /api/stats}, and this node's entry in the
+   * cluster view ({@code GET /api/admin/cluster}).
+   */
+  static JsonObject snapshot(NodeContext node, Gateway gateway) {
     NodeMetrics metrics = node.metrics();
-    JsonObject body = new JsonObject()
+    return new JsonObject()
       .put("node", node.nodeId())
       .put("connections", node.connections().snapshot())
       .put("usersOnline", gateway.localUsers().size())
       .put("rooms", gateway.routeCount(Addresses.CONVERSATION_PREFIX))
       .put("topics", gateway.routeCount(Addresses.TOPIC_PREFIX))
       .put("eventsInPerSecond", rounded(metrics.eventsInPerSecond()))
-      .put("eventsOutPerSecond", rounded(metrics.eventsOutPerSecond()));
-    ctx.response()
-      .putHeader("Content-Type", "application/json; charset=utf-8")
-      .putHeader("Cache-Control", "no-store")
-      .end(body.encode());
+      .put("eventsOutPerSecond", rounded(metrics.eventsOutPerSecond()))
+      .put("eventsDelivered", metrics.eventsDelivered())
+      .put("commands", new JsonObject(new java.util.LinkedHashMap<>(metrics.commandsByOutcome())))
+      .put("slowConsumerCuts", new JsonObject(new java.util.LinkedHashMap<>(metrics.slowConsumerCuts())))
+      .put("resumes", new JsonObject(new java.util.LinkedHashMap<>(metrics.resumes())));
   }
 
   private static double rounded(double rate) {
