@@ -56,11 +56,7 @@ public final class MessageVerticle extends ServiceVerticle {
 
   private Future<Envelope> send(Command cmd) {
     MessageStore.NewMessage m = parseSend(cmd);
-    Future<JsonObject> earlier = m.clientMessageId() == null
-      ? Future.succeededFuture()
-      : MessageStore.findByClientId(pool, m.senderId(), m.clientMessageId());
-    return earlier
-      .compose(found -> found != null ? Future.succeededFuture(new Sent(found, false)) : insert(m))
+    return insert(m)
       .recover(Db::failure)
       .map(sent -> {
         if (!sent.message().getString("conversationId").equals(m.conversationId().toString())) {
@@ -77,28 +73,26 @@ public final class MessageVerticle extends ServiceVerticle {
   }
 
   /**
-   * One transaction: allocate the seq (checking membership under the conversation's row lock),
-   * insert, and mark the sender's own message read. A concurrent retry of the same
-   * clientMessageId hits the unique index; then the transaction is rolled back, so no seq is
-   * burnt, and the original is returned.
+   * One statement allocates the seq (checking membership under the conversation's row lock),
+   * inserts, and marks the sender's own message read. A retry of a clientMessageId already used
+   * fails that statement as a whole, so no seq is burnt, and returns the original. When nothing
+   * was written, a second read says why (no such conversation, not a member, a bad replyTo).
    */
   private Future<Sent> insert(MessageStore.NewMessage m) {
-    return pool.withTransaction(conn -> MessageStore.nextSeqForMember(conn, m.conversationId(), m.senderId())
-        .compose(seq -> {
-          if (seq == null) {
-            return ConversationStore.requireMember(conn, m.conversationId(), m.senderId())
-              .compose(v -> Future.failedFuture(ServiceException.forbidden("not a member of this conversation")));
-          }
-          if (m.replyTo() != null && m.replyTo() >= seq) {
-            return Future.failedFuture(ServiceException.invalid("'replyTo' must be the seq of an earlier item"));
-          }
-          return MessageStore.insert(conn, m, seq).compose(msg -> msg == null
-            ? Future.failedFuture(new Duplicate())
-            : MessageStore.readOwn(conn, m.conversationId(), m.senderId(), seq).map(new Sent(msg, true)));
-        }))
-      .recover(t -> t instanceof Duplicate
-        ? MessageStore.findByClientId(pool, m.senderId(), m.clientMessageId()).map(found -> new Sent(found, false))
+    return MessageStore.send(pool, m)
+      .compose(msg -> msg != null ? Future.succeededFuture(new Sent(msg, true)) : refused(m))
+      .recover(t -> m.clientMessageId() != null && MessageStore.isDuplicate(t)
+        ? MessageStore.findByClientId(pool, m.senderId(), m.clientMessageId()).compose(found -> found == null
+          ? Future.failedFuture(t) : Future.succeededFuture(new Sent(found, false)))
         : Future.failedFuture(t));
+  }
+
+  private Future<Sent> refused(MessageStore.NewMessage m) {
+    return ConversationStore.requireMember(pool, m.conversationId(), m.senderId())
+      .compose(v -> MessageStore.lastSeq(pool, m.conversationId()))
+      .compose(last -> Future.failedFuture(m.replyTo() != null && last != null && m.replyTo() > last
+        ? ServiceException.invalid("'replyTo' must be the seq of an earlier item")
+        : ServiceException.forbidden("not a member of this conversation")));
   }
 
   private MessageStore.NewMessage parseSend(Command cmd) {
@@ -176,10 +170,4 @@ public final class MessageVerticle extends ServiceVerticle {
   private record Sent(JsonObject message, boolean isNew) {
   }
 
-  /** Internal signal: the (sender, clientMessageId) pair exists; the transaction rolls back. */
-  private static final class Duplicate extends RuntimeException {
-    Duplicate() {
-      super("duplicate clientMessageId", null, false, false);
-    }
-  }
 }

@@ -33,6 +33,27 @@ public final class MessageStore {
     VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8)
     ON CONFLICT (sender_id, client_message_id) DO NOTHING
     RETURNING created_at""";
+  /**
+   * A whole send in one statement (DESIGN §11): the seq is allocated only when the sender is a
+   * current member and {@code replyTo} names an earlier item, under the conversation's row lock;
+   * the message is inserted; the sender has read it. A retried (sender, clientMessageId) fails the
+   * statement with a unique violation, which rolls all of it back: no seq is used up.
+   */
+  static final String SEND = """
+    WITH c AS (
+      UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
+      WHERE id = $1 AND ($7::bigint IS NULL OR $7 <= last_seq) AND EXISTS (
+        SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL)
+      RETURNING last_seq),
+    m AS (
+      INSERT INTO messages (conversation_id, seq, id, sender_id, kind, content, reply_to, client_message_id)
+      SELECT $1, c.last_seq, $3, $2, $4, $5::text::jsonb, $7, $6 FROM c
+      RETURNING seq, created_at),
+    r AS (
+      UPDATE members SET last_read_seq = GREATEST(last_read_seq, (SELECT seq FROM m))
+      WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM m))
+    SELECT seq, created_at FROM m""";
+  static final String LAST_SEQ = "SELECT last_seq FROM conversations WHERE id = $1";
   static final String READ_OWN = """
     UPDATE members SET last_read_seq = GREATEST(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2""";
   static final String LATEST =
@@ -100,6 +121,49 @@ public final class MessageStore {
       }
       return out.put("createdAt", Db.timestamp(rows.iterator().next().getOffsetDateTime(0)));
     });
+  }
+
+  /**
+   * Sends in one statement; completes with the message, or null when nothing was written (not a
+   * member, no such conversation, or a {@code replyTo} that is not an earlier item). Fails with
+   * PostgreSQL's unique violation (23505) when the (sender, clientMessageId) pair exists.
+   */
+  public static Future<JsonObject> send(SqlClient db, NewMessage m) {
+    UUID id = UUID.randomUUID();
+    Tuple params = Tuple.tuple()
+      .addValue(m.conversationId()).addString(m.senderId()).addValue(id).addString(m.kind())
+      .addString(Json.encode(m.content())).addString(m.clientMessageId()).addValue(m.replyTo());
+    return db.preparedQuery(SEND).execute(params).map(rows -> {
+      if (rows.size() == 0) {
+        return null;
+      }
+      Row row = rows.iterator().next();
+      JsonObject out = new JsonObject()
+        .put("id", id.toString())
+        .put("conversationId", m.conversationId().toString())
+        .put("seq", row.getLong(0))
+        .put("senderId", m.senderId())
+        .put("kind", m.kind())
+        .put("content", m.content());
+      if (m.replyTo() != null) {
+        out.put("replyTo", m.replyTo());
+      }
+      if (m.clientMessageId() != null) {
+        out.put("clientMessageId", m.clientMessageId());
+      }
+      return out.put("createdAt", Db.timestamp(row.getOffsetDateTime(1)));
+    });
+  }
+
+  /** True when the failure is the unique violation of a (sender, clientMessageId) already used. */
+  public static boolean isDuplicate(Throwable t) {
+    return t instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState());
+  }
+
+  /** The last seq of a conversation, or null when there is none (why a send wrote nothing). */
+  public static Future<Long> lastSeq(SqlClient db, UUID conversationId) {
+    return db.preparedQuery(LAST_SEQ).execute(Tuple.of(conversationId))
+      .map(rows -> rows.size() == 0 ? null : rows.iterator().next().getLong(0));
   }
 
   /** A sender has read their own message. */
