@@ -9,10 +9,11 @@ import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.sqlclient.Pool;
 
 /**
- * What the verticles of one node share: its configuration, database pool, identity, meters, and
- * the client its adapters send commands with.
+ * What the verticles of one node share: its configuration, database pool, identity, meters, the
+ * client its adapters send commands with, and where the node is in its life.
  */
 public record NodeContext(SwitchboardConfig config, Pool pool, Authenticator authenticator,
                           ClusterManager clusterManager, String nodeId,
-                          ConnectionCounts connections, NodeMetrics metrics, CommandClient commands) {
+                          ConnectionCounts connections, NodeMetrics metrics, CommandClient commands,
+                          Lifecycle lifecycle) {
 }
