@@ -22,10 +22,11 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The Hazelcast cluster manager of a node, configured from {@code cluster.*}: a TCP member list
- * by default (nodes on one machine find each other), multicast, or the addresses behind a DNS
- * name such as {@code tasks.switchboard} on Docker Swarm, looked up again at every join and
- * split-brain search ({@link DnsDiscovery}). Also the clustered event bus's own port.
+ * The Hazelcast cluster manager of a node, configured from {@code cluster.*}: a member list by
+ * default (nodes on one machine find each other), the addresses behind a DNS name such as
+ * {@code tasks.switchboard} on Docker Swarm, or multicast. Names are looked up again at every
+ * join and every split-brain search ({@link DnsDiscovery}). Also the clustered event bus's own
+ * port, and split-brain merges within seconds.
  */
 public final class ClusterSetup {
 
@@ -98,7 +99,11 @@ public final class ClusterSetup {
     join.getMulticastConfig().setEnabled(cluster.multicast());
     if (cluster.multicast()) {
       join.getTcpIpConfig().setEnabled(false);
-    } else if (!cluster.dns().isBlank()) {
+    } else if (cluster.dns().isBlank() && cluster.members().stream().anyMatch(ClusterSetup::isPattern)) {
+      // Address patterns (10.0.0.*, 10.0.0.1-9) are Hazelcast's own TCP member list feature.
+      join.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2);
+      cluster.members().forEach(m -> join.getTcpIpConfig().addMember(m));
+    } else {
       List<DnsDiscovery.Target> targets = targets(cluster);
       join.getTcpIpConfig().setEnabled(false);
       config.setProperty("hazelcast.discovery.enabled", "true");
@@ -106,29 +111,33 @@ public final class ClusterSetup {
       if (anyInterface && cluster.publicHost().isBlank()) {
         // Bound on every interface, Hazelcast would advertise the first one it finds, which in a
         // container on several networks (Swarm: ingress, overlay, gateway bridge) may be one the
-        // other tasks cannot reach. The address of ours that the DNS name lists is the right one.
+        // other nodes cannot reach. The address of ours that the names list is the right one.
         String local = localAddressAmong(targets);
         if (local != null) {
           network.getInterfaces().setEnabled(true).addInterface(local);
         } else {
-          LOG.warn("cluster.dns '{}' lists none of this node's addresses yet; Hazelcast picks one itself"
-            + " (set cluster.host or cluster.publicHost if the others cannot reach it)", cluster.dns());
+          LOG.warn("cluster.dns / cluster.members list none of this node's addresses yet; Hazelcast picks one itself"
+            + " (set cluster.host or cluster.publicHost if the other nodes cannot reach it)");
         }
       }
-    } else {
-      join.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2);
-      cluster.members().forEach(m -> join.getTcpIpConfig().addMember(m));
     }
     return config;
   }
 
-  /** The DNS name, and any member listed beside it, each with its port or the port range. */
+  /** An IPv4 pattern of Hazelcast's member list: {@code 10.0.0.*} or {@code 10.0.0.1-9}. */
+  private static boolean isPattern(String member) {
+    return member.matches("[0-9.*-]+") && (member.contains("*") || member.contains("-"));
+  }
+
+  /** The DNS name, if any, and the members, each with its port or the port range. */
   static List<DnsDiscovery.Target> targets(SwitchboardConfig.Cluster cluster) {
     List<DnsDiscovery.Target> targets = new ArrayList<>();
-    try {
-      targets.add(DnsDiscovery.Target.parse(cluster.dns(), cluster.port(), PORT_COUNT));
-    } catch (NumberFormatException e) {
-      throw new ConfigException("configuration key 'cluster.dns' must be a name, or name:port");
+    if (!cluster.dns().isBlank()) {
+      try {
+        targets.add(DnsDiscovery.Target.parse(cluster.dns(), cluster.port(), PORT_COUNT));
+      } catch (NumberFormatException e) {
+        throw new ConfigException("configuration key 'cluster.dns' must be a name, or name:port");
+      }
     }
     for (String member : cluster.members()) {
       try {
