@@ -56,13 +56,17 @@ public final class ClusterSetup {
 
   /**
    * {@code options} with the clustered event bus's port ({@code cluster.busPort}, 0 = any free
-   * one) and, when set, the host other nodes reach it at ({@code cluster.publicHost}). Its bind
-   * address is the one Hazelcast picked for this member.
+   * one) and, when set, the host other nodes reach it at ({@code cluster.publicHost}). It binds
+   * the address Hazelcast advertises for this member, or every interface when the node is bound on
+   * every interface and says its public host (a container behind an address it does not see).
    */
   public static VertxOptions withEventBus(VertxOptions options, SwitchboardConfig.Cluster cluster) {
     EventBusOptions bus = new EventBusOptions().setPort(cluster.busPort());
     if (!cluster.publicHost().isBlank()) {
       bus.setClusterPublicHost(cluster.publicHost());
+      if ("0.0.0.0".equals(cluster.host())) {
+        bus.setHost("0.0.0.0");
+      }
     }
     return options.setEventBusOptions(bus);
   }

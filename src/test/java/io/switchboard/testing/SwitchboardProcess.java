@@ -40,6 +40,12 @@ public final class SwitchboardProcess implements AutoCloseable {
    * connect), as the machine running the tests may be busy; the variables given override that.
    */
   public static SwitchboardProcess start(int httpPort, Map<String, String> env, List<String> jvmOptions) {
+    return start(httpPort, env, jvmOptions, List.of());
+  }
+
+  /** As {@link #start(int, Map, List)}, with arguments for {@code Main} ({@code -conf FILE}). */
+  public static SwitchboardProcess start(int httpPort, Map<String, String> env, List<String> jvmOptions,
+                                         List<String> args) {
     try {
       Path log = Files.createTempFile("sb-node-" + httpPort + "-", ".log");
       List<String> command = new ArrayList<>();
@@ -47,6 +53,7 @@ public final class SwitchboardProcess implements AutoCloseable {
       command.addAll(List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
       command.addAll(jvmOptions);
       command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+      command.addAll(args);
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
       pb.environment().keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
       pb.environment().put("SWITCHBOARD_DB_POOLSIZE", "4");
