@@ -126,7 +126,8 @@ public final class Node {
       node.context.lifecycle().serving();
       LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
         clusterManager == null ? 1 : clusterManager.getNodes().size(),
-        roles.contains(Role.HTTP) ? " on " + (config.tls().http().enabled() ? "https" : "http") + "://" + config.http().host() + ":" + config.http().port()
+        roles.contains(Role.HTTP)
+          ? " on " + (config.tls().http().enabled() ? "https" : "http") + "://" + config.http().host() + ":" + config.http().port()
           + (config.bridge().tcpPort() > 0 ? ", TCP bridge on port " + config.bridge().tcpPort() : "") : "");
       if (config.auth().devTokens()) {
         LOG.warn("auth.devTokens is on: anyone can mint a token with POST /api/auth/dev-token; turn it off in production");

@@ -44,7 +44,7 @@ public final class ClusterSetup {
   static final int MERGE_FIRST_RUN_SECONDS = 5;
   static final int MERGE_NEXT_RUN_SECONDS = 5;
 
-  /** How long a node bound on every interface waits for its DNS name to list one of its own addresses. */
+  /** How long a node bound on every interface waits at start for its DNS name to list one of its addresses. */
   private static final long LOCAL_ADDRESS_WAIT_MS = 10_000;
 
   private ClusterSetup() {
@@ -116,7 +116,8 @@ public final class ClusterSetup {
         // Bound on every interface, Hazelcast would advertise the first one it finds, which in a
         // container on several networks (Swarm: ingress, overlay, gateway bridge) may be one the
         // other nodes cannot reach. The address of ours that the names list is the right one.
-        String local = localAddressAmong(targets);
+        // A DNS name may not list a task that just started yet: give it a few seconds.
+        String local = localAddressAmong(targets, cluster.dns().isBlank() ? 0 : LOCAL_ADDRESS_WAIT_MS);
         if (local != null) {
           network.getInterfaces().setEnabled(true).addInterface(local);
         } else {
@@ -153,9 +154,9 @@ public final class ClusterSetup {
     return targets;
   }
 
-  /** One of this machine's addresses that the targets resolve to, waiting a little for the name to list it. */
-  private static String localAddressAmong(List<DnsDiscovery.Target> targets) {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCAL_ADDRESS_WAIT_MS);
+  /** One of this machine's addresses that the targets resolve to, waiting up to {@code waitMs} for one. */
+  private static String localAddressAmong(List<DnsDiscovery.Target> targets, long waitMs) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
     while (true) {
       for (Address a : DnsDiscovery.resolve(targets, null)) {
         try {
