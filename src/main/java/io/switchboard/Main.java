@@ -2,6 +2,7 @@ package io.switchboard;
 
 import io.switchboard.config.ConfigException;
 import io.switchboard.config.ConfigLoader;
+import io.switchboard.config.Logging;
 import io.switchboard.config.SwitchboardConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +40,7 @@ public final class Main {
     SwitchboardConfig config;
     try {
       config = ConfigLoader.load(conf, System.getenv());
+      Logging.apply(config);
     } catch (ConfigException e) {
       System.err.println("switchboard: " + e.getMessage());
       System.exit(1);

@@ -82,7 +82,7 @@ public final class Node {
       return Future.failedFuture(e);
     }
     return Vertx.builder()
-      .with(NodeMetrics.vertxOptions(config))
+      .with(ClusterSetup.withEventBus(NodeMetrics.vertxOptions(config), config.cluster()))
       .withClusterManager(clusterManager)
       .buildClustered()
       .compose(vertx -> start(vertx, config, EnumSet.allOf(Role.class))
@@ -105,7 +105,7 @@ public final class Node {
       ConnectionCounts connections = new ConnectionCounts();
       NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
       NodeContext context = new NodeContext(config, pool, relaxed, authenticator, clusterManager, nodeId, connections, metrics,
-        new CommandClient(vertx, roles.contains(Role.SERVICES)));
+        new CommandClient(vertx, roles.contains(Role.SERVICES)), new Lifecycle());
       Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
       return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
@@ -126,9 +126,11 @@ public final class Node {
           .eventually(() -> stopEmbedded(vertx, db.embedded()))
           .transform(ignored -> Future.failedFuture(t)));
     }).onSuccess(node -> {
+      node.context.lifecycle().serving();
       LOG.info("Switchboard node {} started (cluster '{}', {} member(s)){}", nodeId, config.cluster().name(),
         clusterManager == null ? 1 : clusterManager.getNodes().size(),
-        roles.contains(Role.HTTP) ? " on http://" + config.http().host() + ":" + config.http().port()
+        roles.contains(Role.HTTP)
+          ? " on " + (config.tls().http().enabled() ? "https" : "http") + "://" + config.http().host() + ":" + config.http().port()
           + (config.bridge().tcpPort() > 0 ? ", TCP bridge on port " + config.bridge().tcpPort() : "") : "");
       if (config.auth().devTokens()) {
         LOG.warn("auth.devTokens is on: anyone can mint a token with POST /api/auth/dev-token; turn it off in production");
@@ -217,6 +219,7 @@ public final class Node {
    * stops the embedded database if this node started it.
    */
   public Future<Void> stop() {
+    context.lifecycle().draining();
     Future<Void> withdraw = embedded == null ? Future.succeededFuture()
       : ClusterDatabase.withdraw(vertx).otherwise((Void) null);
     Future<Void> drained = gateway == null ? Future.succeededFuture()

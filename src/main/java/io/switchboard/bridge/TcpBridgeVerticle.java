@@ -2,6 +2,7 @@ package io.switchboard.bridge;
 
 import io.switchboard.gateway.Gateway;
 import io.switchboard.bridge.BridgeFrames.Dialect;
+import io.switchboard.http.Tls;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
@@ -37,7 +38,7 @@ public final class TcpBridgeVerticle extends VerticleBase {
       .setHost(gateway.config().http().host())
       .setPort(gateway.config().bridge().tcpPort())
       .setTcpKeepAlive(true);
-    server = vertx.createNetServer(options).connectHandler(this::accept);
+    server = vertx.createNetServer(Tls.apply(options, gateway.config().tls().bridge())).connectHandler(this::accept);
     return server.listen().onSuccess(s -> LOG.debug("TCP bridge instance listening on {}", s.actualPort()));
   }
 

@@ -3,6 +3,8 @@ package io.switchboard.config;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -26,6 +28,8 @@ public record SwitchboardConfig(
   Calls calls,
   Limits limits,
   int drainSeconds,
+  Tls tls,
+  String logFormat,
   JsonObject raw) {
 
   /** {@code http.*}: the one HTTP port. */
@@ -43,8 +47,31 @@ public record SwitchboardConfig(
     }
   }
 
-  /** {@code cluster.*}: Hazelcast discovery. */
-  public record Cluster(String name, String host, int port, List<String> members, boolean multicast, String dns) {
+  /**
+   * {@code cluster.*}: Hazelcast discovery, the clustered event bus's own port (0 = any free one)
+   * and the address other nodes reach this one at, and how many members a whole cluster has
+   * (0 = not said; {@code /api/health} reports {@code DEGRADED} below it).
+   */
+  public record Cluster(String name, String host, int port, List<String> members, boolean multicast, String dns,
+                        int busPort, String publicHost, int expectedMembers) {
+  }
+
+  /** A certificate chain and its private key, both PEM files; both empty means plain TCP. */
+  public record Pem(String certFile, String keyFile) {
+    public boolean enabled() {
+      return !certFile.isEmpty();
+    }
+  }
+
+  /**
+   * {@code http.tls.*} and {@code bridge.tls.*}. The TCP bridge uses its own pair when it has one,
+   * else the HTTP port's, so one certificate set once covers both.
+   */
+  public record Tls(Pem http, Pem bridgeOwn) {
+    /** What the TCP bridge serves: its own pair, or the HTTP port's. */
+    public Pem bridge() {
+      return bridgeOwn.enabled() ? bridgeOwn : http;
+    }
   }
 
   /** One server-to-server key and what it may do. */
@@ -95,7 +122,9 @@ public record SwitchboardConfig(
       c.getJsonObject("data").getString("dir"),
       new Cluster(nonBlank(cluster, "cluster.name", "name"), nonBlank(cluster, "cluster.host", "host"),
         port(cluster, "cluster.port", "port", false), strings(cluster, "cluster.members", "members"),
-        cluster.getBoolean("multicast"), cluster.getString("dns")),
+        cluster.getBoolean("multicast"), cluster.getString("dns"),
+        port(cluster, "cluster.busPort", "busPort", true), cluster.getString("publicHost"),
+        nonNegative(cluster, "cluster.expectedMembers", "expectedMembers")),
       new Auth(auth.getString("jwtSecret"), strings(auth, "auth.publicKeys", "publicKeys"),
         auth.getString("issuer"), auth.getString("audience"),
         nonNegative(auth, "auth.leewaySeconds", "leewaySeconds"), auth.getBoolean("devTokens"),
@@ -123,6 +152,8 @@ public record SwitchboardConfig(
         positive(limits, "limits.openConcurrency", "openConcurrency"),
         positive(limits, "limits.openQueueSeconds", "openQueueSeconds")),
       positive(c.getJsonObject("shutdown"), "shutdown.drainSeconds", "drainSeconds"),
+      new Tls(pem(http.getJsonObject("tls"), "http.tls"), pem(c.getJsonObject("bridge").getJsonObject("tls"), "bridge.tls")),
+      oneOf(c.getJsonObject("log"), "log.format", "format", List.of("text", "json")),
       c);
   }
 
@@ -164,6 +195,30 @@ public record SwitchboardConfig(
       throw new ConfigException("configuration key '" + key + "' must not be empty");
     }
     return v;
+  }
+
+  private static String oneOf(JsonObject o, String key, String field, List<String> allowed) {
+    String v = o.getString(field);
+    if (!allowed.contains(v)) {
+      throw new ConfigException("configuration key '" + key + "' must be one of " + String.join(", ", allowed));
+    }
+    return v;
+  }
+
+  /** Both files or neither; each must be readable now, so a typo stops the start rather than the first handshake. */
+  private static Pem pem(JsonObject o, String prefix) {
+    String cert = o.getString("certFile");
+    String key = o.getString("keyFile");
+    if (cert.isEmpty() != key.isEmpty()) {
+      throw new ConfigException("configuration keys '" + prefix + ".certFile' and '" + prefix
+        + ".keyFile' must be set together");
+    }
+    for (String[] file : new String[][] {{"certFile", cert}, {"keyFile", key}}) {
+      if (!file[1].isEmpty() && !Files.isReadable(Path.of(file[1]))) {
+        throw new ConfigException("configuration key '" + prefix + "." + file[0] + "': cannot read " + file[1]);
+      }
+    }
+    return new Pem(cert, key);
   }
 
   private static List<String> strings(JsonObject o, String key, String field) {

@@ -85,7 +85,7 @@ public final class HttpVerticle extends VerticleBase {
       // compressed frame could inflate to tens of MiB.
       .setPerMessageWebSocketCompressionSupported(false)
       .setPerFrameWebSocketCompressionSupported(false);
-    server = vertx.createHttpServer(options).requestHandler(router);
+    server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http())).requestHandler(router);
     return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
   }
 

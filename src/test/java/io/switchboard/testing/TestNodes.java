@@ -110,7 +110,7 @@ public final class TestNodes {
     /** A clustered Vert.x instance joined to this cluster, with metrics as a production node has. */
     public Vertx vertx(SwitchboardConfig config) {
       return await(Vertx.builder()
-        .with(NodeMetrics.vertxOptions(config))
+        .with(ClusterSetup.withEventBus(NodeMetrics.vertxOptions(config), config.cluster()))
         .withClusterManager(ClusterSetup.clusterManager(config.cluster(), config.presenceNodeTimeoutSeconds()))
         .buildClustered());
     }

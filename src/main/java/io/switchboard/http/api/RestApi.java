@@ -54,7 +54,10 @@ public final class RestApi {
   public void mount(Router router) {
     router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(node.config().limits().frameBytes()));
 
-    router.get("/api/health").handler(new HealthHandler(vertx, node));
+    HealthHandler health = new HealthHandler(node);
+    router.get("/api/health").handler(health::health);
+    router.get("/api/health/live").handler(health::live);
+    router.get("/api/health/ready").handler(health::ready);
     router.get("/api/stats").handler(ctx -> requireApiKey(ctx, "admin")).handler(new StatsHandler(node, gateway));
     router.get("/api/admin/cluster").handler(ctx -> requireApiKey(ctx, "admin"))
       .handler(new ClusterStatsHandler(vertx, node));
