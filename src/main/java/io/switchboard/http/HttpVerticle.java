@@ -74,6 +74,9 @@ public final class HttpVerticle extends VerticleBase {
     HttpServerOptions options = new HttpServerOptions()
       .setHost(http.host())
       .setPort(http.port())
+      // Every request is handled on its connection's event loop, so Vert.x may write straight to
+      // the channel: no outbound queue per connection (a 4 KiB array each, idle or not).
+      .setStrictThreadMode(true)
       .setCompressionSupported(true)
       .setMaxFormAttributeSize(node.config().limits().frameBytes())
       // A long-poll cursor travels in the query string and names every conversation of its
