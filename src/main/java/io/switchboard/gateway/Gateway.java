@@ -19,6 +19,9 @@ import io.vertx.sqlclient.Tuple;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.UUID;
 import java.util.Deque;
@@ -198,6 +201,29 @@ public final class Gateway {
   private static void fanOut(Route r, Event event) {
     for (Connection member : r.members) {
       member.offer(event);
+    }
+  }
+
+  /**
+   * Delivers one event, encoded once, to every local connection that follows any of
+   * {@code conversationIds}, once however many of them it follows, except the connections of
+   * {@code exceptUserId} (presence: a user's co-members hear of them, the user does not).
+   */
+  public void deliverToConversations(JsonObject envelope, Collection<String> conversationIds, String exceptUserId) {
+    Set<Connection> targets = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (String id : conversationIds) {
+      Route route = routes.get(Addresses.conversation(id));
+      if (route != null) {
+        targets.addAll(route.members);
+      }
+    }
+    targets.removeIf(c -> c.userId().equals(exceptUserId));
+    if (targets.isEmpty()) {
+      return;
+    }
+    Event event = Event.of(envelope);
+    for (Connection c : targets) {
+      c.offer(event);
     }
   }
 
