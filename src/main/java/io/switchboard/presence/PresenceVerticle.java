@@ -94,6 +94,7 @@ public final class PresenceVerticle extends VerticleBase {
   private final Map<String, Long> seen = new HashMap<>();
   private boolean writingSeen;
   private boolean readFailing;
+  private boolean writeFailing;
   private final List<Long> timers = new ArrayList<>();
 
   /** Another node's set, as far as its gossip told. */
@@ -605,9 +606,18 @@ public final class PresenceVerticle extends VerticleBase {
     writingSeen = true;
     return PresenceStore.seen(node.pool(), batch)
       .onComplete(ar -> writingSeen = false)
+      .onSuccess(v -> {
+        if (writeFailing) {
+          writeFailing = false;
+          LOG.info("presence writes last_seen_at again");
+        }
+      })
       .onFailure(t -> {
         batch.forEach((userId, at) -> seen.merge(userId, at, Math::max));
-        LOG.debug("last_seen_at of {} user(s) not written yet: {}", batch.size(), t.getMessage());
+        if (!writeFailing) {
+          writeFailing = true;
+          LOG.warn("presence cannot write last_seen_at ({}); retrying every {} ms", t.toString(), CHECK_MS);
+        }
       });
   }
 }

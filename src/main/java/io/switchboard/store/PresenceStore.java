@@ -52,6 +52,6 @@ public final class PresenceStore {
       times[i] = OffsetDateTime.ofInstant(Instant.ofEpochMilli(e.getValue()), ZoneOffset.UTC);
       i++;
     }
-    return db.preparedQuery(SEEN).execute(Tuple.of(ids, times)).mapEmpty();
+    return db.preparedQuery(SEEN).execute(Tuple.tuple().addArrayOfString(ids).addArrayOfOffsetDateTime(times)).mapEmpty();
   }
 }
