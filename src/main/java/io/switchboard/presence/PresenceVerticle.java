@@ -95,6 +95,7 @@ public final class PresenceVerticle extends VerticleBase {
   private boolean writingSeen;
   private boolean readFailing;
   private boolean writeFailing;
+  private boolean stopping;
   private final List<Long> timers = new ArrayList<>();
 
   /** Another node's set, as far as its gossip told. */
@@ -138,10 +139,11 @@ public final class PresenceVerticle extends VerticleBase {
     }
     MessageConsumer<JsonObject> reports = vertx.eventBus().localConsumer(Addresses.PRESENCE, this::onReport);
     MessageConsumer<JsonObject> state = vertx.eventBus().consumer(Addresses.nodePresence(me), this::onStateRequest);
+    MessageConsumer<JsonObject> query = vertx.eventBus().localConsumer(Addresses.PRESENCE_QUERY, this::onQuery);
     timers.add(vertx.setPeriodic(TICK_MS, id -> tick()));
     timers.add(vertx.setPeriodic(HEARTBEAT_MS, id -> heartbeat()));
     timers.add(vertx.setPeriodic(CHECK_MS, id -> check()));
-    return Future.all(gossip.completion(), reports.completion(), state.completion())
+    return Future.all(List.of(gossip.completion(), reports.completion(), state.completion(), query.completion()))
       .compose(v -> syncAtStart())
       .onSuccess(v -> heartbeat());
   }
@@ -149,6 +151,7 @@ public final class PresenceVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     timers.forEach(vertx::cancelTimer);
+    stopping = true;
     if (gateway == null) {
       return Future.succeededFuture();
     }
@@ -238,6 +241,17 @@ public final class PresenceVerticle extends VerticleBase {
     flushDelta();
     msg.reply(Envelope.of(Presence.STATE, new JsonObject().put("nodeId", me).put("version", mine.version())
       .put("users", new JsonArray(List.copyOf(mine.users())))).toJson());
+  }
+
+  /** Which of some users are connected anywhere, as this node knows it. */
+  private void onQuery(Message<JsonObject> msg) {
+    JsonArray online = new JsonArray();
+    for (Object u : msg.body().getJsonArray("userIds", new JsonArray())) {
+      if (u instanceof String userId && onlineAnywhere(userId)) {
+        online.add(userId);
+      }
+    }
+    msg.reply(new JsonObject().put("online", online));
   }
 
   // ---- the other nodes ----
@@ -614,7 +628,7 @@ public final class PresenceVerticle extends VerticleBase {
       })
       .onFailure(t -> {
         batch.forEach((userId, at) -> seen.merge(userId, at, Math::max));
-        if (!writeFailing) {
+        if (!writeFailing && !stopping) {
           writeFailing = true;
           LOG.warn("presence cannot write last_seen_at ({}); retrying every {} ms", t.toString(), CHECK_MS);
         }

@@ -35,6 +35,12 @@ public final class Addresses {
   public static final String PRESENCE_CHANGES = "sb.presence.changes";
 
   /**
+   * Node-local request/reply: which of {@code {userIds}} are connected anywhere in the cluster, as
+   * this node's presence replica knows it: {@code {online:[...]}}.
+   */
+  public static final String PRESENCE_QUERY = "sb.presence.query";
+
+  /**
    * The call watcher of one node (the announcing node's own when it runs the services): users
    * whose offline that node announced; it arms drop timers for those who are in a call.
    */
