@@ -53,8 +53,13 @@ public final class PresenceVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(PresenceVerticle.class);
 
-  /** Deltas, due offline checks and announcements go out in batches this often. */
+  /** Deltas and announcements go out in batches this often. */
   static final long TICK_MS = 150;
+  /**
+   * Offline checks run this often, so users who leave together (a proxy restarts, a node drains)
+   * are announced together: one read and one message for hundreds of them.
+   */
+  static final long DUE_MS = 500;
   static final long HEARTBEAT_MS = 2000;
   /** Silent nodes, {@code last_seen_at} writes, forgetting old announcements. */
   static final long CHECK_MS = 1000;
@@ -141,6 +146,7 @@ public final class PresenceVerticle extends VerticleBase {
     MessageConsumer<JsonObject> state = vertx.eventBus().consumer(Addresses.nodePresence(me), this::onStateRequest);
     MessageConsumer<JsonObject> query = vertx.eventBus().localConsumer(Addresses.PRESENCE_QUERY, this::onQuery);
     timers.add(vertx.setPeriodic(TICK_MS, id -> tick()));
+    timers.add(vertx.setPeriodic(DUE_MS, id -> processDue(System.currentTimeMillis())));
     timers.add(vertx.setPeriodic(HEARTBEAT_MS, id -> heartbeat()));
     timers.add(vertx.setPeriodic(CHECK_MS, id -> check()));
     return Future.all(List.of(gossip.completion(), reports.completion(), state.completion(), query.completion()))
@@ -211,7 +217,6 @@ public final class PresenceVerticle extends VerticleBase {
   }
 
   private void tick() {
-    processDue(System.currentTimeMillis());
     flushDelta();
     announce();
   }
