@@ -111,8 +111,8 @@ public final class PresenceVerticle extends VerticleBase {
     final List<JsonObject> buffered = new ArrayList<>();
   }
 
-  /** What clients were last told about a user, and the announcing node's clock at that change. */
-  private record Announced(boolean online, long at) {
+  /** What clients were last told about a user, the announcing node's clock at that change, and that node. */
+  private record Announced(boolean online, long at, String by) {
   }
 
   /** An offline check: {@code mine} when the last connection closed here (this node speaks). */
@@ -382,7 +382,7 @@ public final class PresenceVerticle extends VerticleBase {
     }
     // Online somewhere, so announced (or about to be) by whoever has them; a node that just
     // started learns here what its clients' co-members were already told.
-    users.forEach(u -> announced.putIfAbsent(u, new Announced(true, 0)));
+    users.forEach(u -> announced.putIfAbsent(u, new Announced(true, 0, null)));
     r.lastHeard = now;
     r.buffered.sort(Comparator.comparingLong(d -> d.getLong("version", 0L)));
     for (JsonObject d : r.buffered) {
@@ -411,6 +411,7 @@ public final class PresenceVerticle extends VerticleBase {
   private void check() {
     long now = System.currentTimeMillis();
     List<String> members = members();
+    Set<String> gone = new java.util.HashSet<>();
     for (Iterator<Map.Entry<String, Replica>> it = replicas.entrySet().iterator(); it.hasNext(); ) {
       Map.Entry<String, Replica> e = it.next();
       Replica r = e.getValue();
@@ -418,14 +419,41 @@ public final class PresenceVerticle extends VerticleBase {
         continue;
       }
       it.remove();
+      gone.add(e.getKey());
       LOG.info("node {} left or went silent; dropping presence of {} user(s)", e.getKey(), r.set.size());
       for (String userId : r.set.users()) {
         left(userId, now, now);
       }
     }
+    if (!gone.isEmpty() && isLeader()) {
+      rewatch(gone, now);
+    }
     processDue(now);
     writeSeen();
     forget(now);
+  }
+
+  /**
+   * The drop timers of calls live on the node that announced the offline. When that node is gone
+   * before they ran, the leader hands its recent offline users to a watcher again (one read tells
+   * which of them are still in a call).
+   */
+  private void rewatch(Set<String> gone, long now) {
+    long window = OFFLINE_GRACE_MS + node.config().calls().dropSeconds() * 1000L + timeoutMs + CHECK_MS;
+    JsonArray userIds = new JsonArray();
+    announced.forEach((userId, a) -> {
+      if (!a.online() && a.by() != null && gone.contains(a.by()) && now - a.at() <= window && !onlineAnywhere(userId)) {
+        userIds.add(userId);
+      }
+    });
+    watch(userIds);
+  }
+
+  private void watch(JsonArray userIds) {
+    if (!userIds.isEmpty()) {
+      vertx.eventBus().send(Addresses.CALL_WATCH, Envelope.of(Presence.WATCH,
+        new JsonObject().put("nodeId", me).put("userIds", userIds)).toJson(), new DeliveryOptions().setLocalOnly(services));
+    }
   }
 
   private void forget(long now) {
@@ -501,7 +529,7 @@ public final class PresenceVerticle extends VerticleBase {
   // ---- announcements ----
 
   private void decide(String userId, boolean online, long at) {
-    announced.put(userId, new Announced(online, at));
+    announced.put(userId, new Announced(online, at, me));
     toAnnounce.add(new Change(userId, online, at));
     seen.merge(userId, at, Math::max);
   }
@@ -520,10 +548,7 @@ public final class PresenceVerticle extends VerticleBase {
     toAnnounce.clear();
     JsonArray offline = new JsonArray();
     batch.stream().filter(c -> !c.online()).forEach(c -> offline.add(c.userId()));
-    if (!offline.isEmpty()) {
-      vertx.eventBus().send(Addresses.CALL_WATCH, Envelope.of(Presence.WATCH,
-        new JsonObject().put("nodeId", me).put("userIds", offline)).toJson(), new DeliveryOptions().setLocalOnly(services));
-    }
+    watch(offline);
     List<Future<Void>> sent = new ArrayList<>();
     for (int i = 0; i < batch.size(); i += BATCH) {
       List<Change> part = batch.subList(i, Math.min(batch.size(), i + BATCH));
@@ -594,7 +619,7 @@ public final class PresenceVerticle extends VerticleBase {
       if (last != null && (last.at() > at || (last.at() == at && last.online() && !online))) {
         continue;
       }
-      announced.put(userId, new Announced(online, at));
+      announced.put(userId, new Announced(online, at, p.getString("nodeId")));
       if (gateway != null) {
         List<String> conversationIds = new ArrayList<>();
         c.getJsonArray("conversationIds", new JsonArray()).forEach(id -> conversationIds.add((String) id));

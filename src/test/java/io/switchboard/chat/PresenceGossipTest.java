@@ -43,7 +43,9 @@ class PresenceGossipTest {
   static Node a;
   static Node b;
   static Api api;
-  static final JsonObject CONFIG = new JsonObject().put("presence", new JsonObject().put("nodeTimeoutSeconds", 15));
+  static final JsonObject CONFIG = new JsonObject().put("presence", new JsonObject().put("nodeTimeoutSeconds", 15))
+    .put("calls", new JsonObject().put("dropSeconds", 2));
+  static final String SDP = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
 
   @BeforeAll
   static void start() {
@@ -270,6 +272,44 @@ class PresenceGossipTest {
         await(gone.close().otherwiseEmpty());
       }
       await(replacement.stop());
+    }
+  }
+
+  @Test
+  @DisplayName("a call whose party went offline is still dropped when the node that announced it dies before the drop time")
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void dropOutlivesTheAnnouncer() {
+    String alice = Api.user("alice");
+    String bob = Api.user("bob");
+    String aliceToken = api.token(alice);
+    String bobToken = api.token(bob);
+    var direct = api.post("/api/conversations", aliceToken,
+      new JsonObject().put("type", "direct").put("participantIds", new JsonArray().add(bob)));
+    assertThat(direct.statusCode()).as(direct.bodyAsString()).isEqualTo(201);
+    String conv = direct.bodyAsJsonObject().getString("id");
+    // The announcing node would wait a minute: only another node's watcher can drop the call in time.
+    Node doomed = cluster.start(CONFIG.copy().put("calls", new JsonObject().put("dropSeconds", 60)),
+      EnumSet.allOf(Node.Role.class));
+    Socket bobOnA = await(Socket.open(a, bobToken));
+    Socket aliceOnDoomed = await(Socket.open(doomed, aliceToken));
+    awaitTrue(() -> presenceOf(bobOnA, alice).equals(List.of("online")), "alice online at bob");
+    String callId = api.post("/api/calls/offer", aliceToken,
+      new JsonObject().put("conversationId", conv).put("sdp", SDP).put("media", "audio")).bodyAsJsonObject().getString("callId");
+    assertThat(api.post("/api/calls/answer", bobToken, new JsonObject().put("callId", callId).put("sdp", SDP))
+      .statusCode()).isEqualTo(200);
+    try {
+      await(aliceOnDoomed.close());
+      awaitTrue(() -> presenceOf(bobOnA, alice).equals(List.of("online", "offline")), "alice offline at bob");
+      await(doomed.vertx().close());
+      awaitTrue(() -> bobOnA.received.stream().anyMatch(e -> Types.CALL_END.equals(e.getString("type"))
+        && new JsonObject().put("callId", callId).put("reason", "dropped").equals(e.getJsonObject("payload"))),
+        "the call dropped");
+      var row = await(a.context().pool().preparedQuery("SELECT state, end_reason FROM calls WHERE id = $1")
+        .execute(io.vertx.sqlclient.Tuple.of(java.util.UUID.fromString(callId)))).iterator().next();
+      assertThat(row.getString("state")).isEqualTo("ended");
+      assertThat(row.getString("end_reason")).isEqualTo("dropped");
+    } finally {
+      await(bobOnA.close());
     }
   }
 }
