@@ -64,6 +64,13 @@ public final class PresenceVerticle extends VerticleBase {
   /** Silent nodes, {@code last_seen_at} writes, forgetting old announcements. */
   static final long CHECK_MS = 1000;
   static final long OFFLINE_GRACE_MS = 1000;
+  /**
+   * A first connection is announced this long after it opened, once the deltas of nodes where the
+   * same user connected at the same moment have arrived: then only the lowest of them speaks.
+   */
+  static final long ONLINE_SETTLE_MS = 300;
+  /** Leaves on two nodes this close together are one change: only the lower node announces it. */
+  static final long CONCURRENT_MS = OFFLINE_GRACE_MS + DUE_MS;
   /** When the node where a user left dies within the grace, the leader speaks this long after the leave. */
   static final long BACKSTOP_MS = 3000;
   static final long SYNC_TIMEOUT_MS = 5000;
@@ -94,6 +101,10 @@ public final class PresenceVerticle extends VerticleBase {
   private final Map<String, Announced> announced = new HashMap<>();
   /** Users who left somewhere and are online nowhere: check, when due, whether to announce it. */
   private final Map<String, Due> due = new HashMap<>();
+  /** First connections here, waiting {@link #ONLINE_SETTLE_MS} to be announced. */
+  private final Map<String, Long> joining = new LinkedHashMap<>();
+  /** The lowest node a user recently left, and when this node heard of it. */
+  private final Map<String, Left> recentlyLeft = new HashMap<>();
   private final List<Change> toAnnounce = new ArrayList<>();
   /** last_seen_at not written yet, newest per user. */
   private final Map<String, Long> seen = new HashMap<>();
@@ -116,7 +127,11 @@ public final class PresenceVerticle extends VerticleBase {
   }
 
   /** An offline check: {@code mine} when the last connection closed here (this node speaks). */
-  private record Due(long dueAt, long at, boolean mine) {
+  private record Due(long dueAt, long at, boolean mine, boolean deferred) {
+  }
+
+  /** A user's leave of another node, as heard here. */
+  private record Left(String nodeId, long heardAt) {
   }
 
   /** A decided announcement. */
@@ -185,20 +200,49 @@ public final class PresenceVerticle extends VerticleBase {
   }
 
   private void opened(String userId) {
-    boolean elsewhere = onlineAnywhere(userId);
     mine.add(userId);
     delta.put(userId, true);
     Announced a = announced.get(userId);
-    if (!elsewhere && (a == null || !a.online())) {
-      decide(userId, true, System.currentTimeMillis());
+    if (a == null || !a.online()) {
+      joining.putIfAbsent(userId, System.currentTimeMillis());
     }
+  }
+
+  /**
+   * First connections that have settled: announced unless someone did meanwhile, or a node with a
+   * lower id has the user too (it speaks, so of nodes where a user connected at about the same
+   * time only the lowest does). A user whose connection closed meanwhile is still in their
+   * offline grace here (a long-poll between two polls), so is announced too.
+   */
+  private void processJoining(long now) {
+    for (Iterator<Map.Entry<String, Long>> it = joining.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Long> e = it.next();
+      if (e.getValue() + ONLINE_SETTLE_MS > now) {
+        continue;
+      }
+      it.remove();
+      String userId = e.getKey();
+      Announced a = announced.get(userId);
+      if ((mine.contains(userId) || due.containsKey(userId)) && (a == null || !a.online()) && !lowerNodeHas(userId)) {
+        decide(userId, true, e.getValue());
+      }
+    }
+  }
+
+  private boolean lowerNodeHas(String userId) {
+    for (Map.Entry<String, Replica> e : replicas.entrySet()) {
+      if (e.getKey().compareTo(me) < 0 && e.getValue().set.contains(userId)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void closed(String userId) {
     mine.remove(userId);
     delta.put(userId, false);
     long now = System.currentTimeMillis();
-    due.put(userId, new Due(now + OFFLINE_GRACE_MS, now, true));
+    due.put(userId, new Due(now + OFFLINE_GRACE_MS, now, true, false));
   }
 
   /** Reports can be lost or overtaken; every heartbeat the gateway's own list settles it. */
@@ -217,6 +261,7 @@ public final class PresenceVerticle extends VerticleBase {
   }
 
   private void tick() {
+    processJoining(System.currentTimeMillis());
     flushDelta();
     announce();
   }
@@ -338,12 +383,23 @@ public final class PresenceVerticle extends VerticleBase {
   private void apply(Replica r, JsonObject delta) {
     long now = System.currentTimeMillis();
     delta.getJsonArray("joins", new JsonArray()).forEach(u -> r.set.add((String) u));
+    String from = delta.getString("nodeId");
     for (Object u : delta.getJsonArray("leaves", new JsonArray())) {
       if (r.set.remove((String) u)) {
+        heardLeave((String) u, from, now);
         left((String) u, now, now + BACKSTOP_MS);
       }
     }
     r.set.version(delta.getLong("version", 0L));
+  }
+
+  /** Remembers, for a while, the lowest node a user left. */
+  private void heardLeave(String userId, String nodeId, long now) {
+    if (nodeId == null) {
+      return;
+    }
+    recentlyLeft.merge(userId, new Left(nodeId, now), (old, next) ->
+      now - old.heardAt() > CONCURRENT_MS || next.nodeId().compareTo(old.nodeId()) < 0 ? next : old);
   }
 
   private Future<Void> sync(String nodeId, Replica r) {
@@ -458,6 +514,7 @@ public final class PresenceVerticle extends VerticleBase {
 
   private void forget(long now) {
     announced.values().removeIf(a -> !a.online() && now - a.at() > FORGET_MS);
+    recentlyLeft.values().removeIf(l -> now - l.heardAt() > 2 * CONCURRENT_MS);
   }
 
   /**
@@ -467,7 +524,7 @@ public final class PresenceVerticle extends VerticleBase {
    */
   private void left(String userId, long at, long dueAt) {
     if (!onlineAnywhere(userId)) {
-      due.merge(userId, new Due(dueAt, at, false), (old, next) -> old.mine() || old.dueAt() <= next.dueAt() ? old : next);
+      due.merge(userId, new Due(dueAt, at, false, false), (old, next) -> old.mine() || old.dueAt() <= next.dueAt() ? old : next);
     }
   }
 
@@ -489,8 +546,14 @@ public final class PresenceVerticle extends VerticleBase {
       }
       String userId = e.getKey();
       Announced a = announced.get(userId);
+      Left l = recentlyLeft.get(userId);
       if (onlineAnywhere(userId) || a == null || !a.online()) {
         it.remove();
+      } else if (d.mine() && !d.deferred() && l != null && l.nodeId().compareTo(me) < 0
+        && Math.abs(l.heardAt() - d.at()) <= CONCURRENT_MS) {
+        // The user left a lower node at about the same time: that node speaks. Should it not
+        // (it saw the user here when it checked), this node does, a little later.
+        e.setValue(new Due(now + BACKSTOP_MS, d.at(), true, true));
       } else if (d.mine() || leader) {
         it.remove();
         decide(userId, false, d.at());
@@ -625,7 +688,7 @@ public final class PresenceVerticle extends VerticleBase {
         c.getJsonArray("conversationIds", new JsonArray()).forEach(id -> conversationIds.add((String) id));
         gateway.deliverToConversations(c.getJsonObject("event"), conversationIds, userId);
         if (!online && mine.contains(userId)) {
-          decide(userId, true, Math.max(now, at + 1));
+          joining.put(userId, Math.max(now, at + 1));
         }
       }
       forServices.add(new JsonObject().put("userId", userId).put("online", online));

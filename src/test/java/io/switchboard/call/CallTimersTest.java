@@ -170,8 +170,10 @@ class CallTimersTest {
   @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
   void dropActive(VertxTestContext ctx) {
     Pair p = pair();
-    Device alice = await(Device.open(node, p.aliceToken()));
     Device bob = device(p.bobToken());
+    Device alice = await(Device.open(node, p.aliceToken()));
+    // Alice is online as far as the cluster is concerned before the call starts.
+    await(bob.next(Types.USER_ONLINE));
     String id = call(p);
     // Alice's only connection closes: presence announces her offline after its grace, and the
     // node's call watcher, finding her in a call, ends it calls.dropSeconds later.
