@@ -198,12 +198,15 @@ class PresenceGossipTest {
     }
     Socket y1 = await(Socket.open(a, yToken));
     Socket y2 = await(Socket.open(b, yToken));
-    Socket x1 = await(Socket.open(a, xToken));
+    // x connects on both nodes at once, and later leaves both at once: each node sees itself as
+    // the first and the last, and still only one of them announces each change.
+    var x1Opening = Socket.open(a, xToken);
+    var x2Opening = Socket.open(b, xToken);
+    Socket x1 = await(x1Opening);
+    Socket x2 = await(x2Opening);
     awaitTrue(() -> presenceOf(y1, x).contains("online") && presenceOf(y2, x).contains("online"), "x online at y");
-    Socket x2 = await(Socket.open(b, xToken));
-    await(x1.close());
-    await(x2.close());
-    // The offline comes a grace after the online: any second online would long have arrived.
+    await(io.vertx.core.Future.all(x1.close(), x2.close()));
+    // The offline comes a grace after the online: a second online would long have arrived.
     awaitTrue(() -> presenceOf(y1, x).contains("offline") && presenceOf(y2, x).contains("offline"), "x offline at y");
     assertThat(presenceOf(y1, x)).containsExactly("online", "offline");
     assertThat(presenceOf(y2, x)).containsExactly("online", "offline");
