@@ -40,8 +40,9 @@ import java.util.Set;
  *
  * <p>A user is online while any node has them. Exactly one node announces each change: the node
  * where the first connection opened, the node where the last one closed (after a short grace,
- * so a quick reconnect or a move to another node does not flap), or, for the users of a node
- * that died or went silent, the <em>leader</em> (the live presence node with the lowest id). An
+ * so a quick reconnect or a move to another node does not flap) — of nodes where that happened
+ * at the same moment, the lowest — or, for the users of a node that died or went silent, the
+ * <em>leader</em> (the live presence node with the lowest id). An
  * announcement reads the users' conversations once and goes to the cluster as one message; each
  * node hands it to its gateway, which delivers it once to every local connection following any
  * of those conversations, and to its services on {@code sb.presence.changes}. Announcements are
