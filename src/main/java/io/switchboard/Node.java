@@ -161,20 +161,22 @@ public final class Node {
       all.add(vertx.deployVerticle(() -> new CallVerticle(context.pool(), context.config().calls(),
         context.config().limits(), callWatcher.getAndSet(false)).metered(metrics), services));
     }
-    // HTTP last: the port opens once the node can answer.
+    // Presence on every node: with clients it tracks them; without, it hands announcements to
+    // the node's services. It starts once it knows the cluster's presence. HTTP last: the port
+    // opens once the node can answer.
     Future<List<String>> first = Future.all(all).map(cf -> {
       List<String> ids = new ArrayList<>();
       all.forEach(f -> ids.add(f.result()));
       return ids;
-    });
+    }).compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway, roles.contains(Role.SERVICES)))
+      .map(id -> {
+        ids.add(id);
+        return ids;
+      }));
     if (!roles.contains(Role.HTTP)) {
       return first;
     }
     Future<List<String>> http = first
-      .compose(ids -> vertx.deployVerticle(new PresenceVerticle(context, gateway)).map(id -> {
-        ids.add(id);
-        return ids;
-      }))
       .compose(ids -> vertx.deployVerticle(new NodeStatsVerticle(context, gateway)).map(id -> {
         ids.add(id);
         return ids;

@@ -24,7 +24,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -36,8 +38,9 @@ import java.util.UUID;
  * source of truth: offers run under per-user advisory locks, every other change is a conditional
  * update on the row, so any node may answer any command (DESIGN §5).
  *
- * <p>One instance per node is the <em>watcher</em>: it follows presence for the drop timers and
- * sweeps calls whose ring timer died with its node.
+ * <p>One instance per node is the <em>watcher</em>: it keeps the drop timers of the users whose
+ * offline this node announced and who are in a call, and sweeps calls whose ring timer died
+ * with its node.
  */
 public final class CallVerticle extends ServiceVerticle {
 
@@ -52,6 +55,8 @@ public final class CallVerticle extends ServiceVerticle {
   static final int SWEEP_GRACE_SECONDS = 5;
   /** How often the watcher sweeps: the ring time, at most every 10 s. */
   static final long MAX_SWEEP_PERIOD_MS = 10_000;
+  /** How often the watcher ends the calls of users whose drop time has passed (one statement for all). */
+  static final long DROP_TICK_MS = 250;
 
   /** Reasons of {@code call_end}. */
   static final String ENDED = "ended";
@@ -66,8 +71,9 @@ public final class CallVerticle extends ServiceVerticle {
   private final SwitchboardConfig.Calls calls;
   private final SwitchboardConfig.Limits limits;
   private final boolean watcher;
-  /** Watcher only: users whose last connection dropped, and the timer that will end their calls. */
-  private final Map<String, Long> dropTimers = new HashMap<>();
+  /** Watcher only: users announced offline by this node (or sent to it) who may be in a call. */
+  private final Map<String, Watch> watching = new HashMap<>();
+  private boolean dropping;
 
   public CallVerticle(Pool pool, SwitchboardConfig.Calls calls, SwitchboardConfig.Limits limits, boolean watcher) {
     this.pool = pool;
@@ -89,9 +95,14 @@ public final class CallVerticle extends ServiceVerticle {
     if (!watcher) {
       return registered();
     }
-    MessageConsumer<Object> presence = vertx.eventBus().consumer(Addresses.PRESENCE, msg -> onPresence(msg.body()));
+    // Offline users come from the node that announced them (one node per user); who came back,
+    // from this node's presence service, which decodes the gossip once for every service.
+    MessageConsumer<JsonObject> watch = vertx.eventBus().consumer(Addresses.CALL_WATCH, msg -> watch(msg.body()));
+    MessageConsumer<JsonObject> presence = vertx.eventBus().localConsumer(Addresses.PRESENCE_CHANGES,
+      msg -> backOnline(msg.body()));
     vertx.setPeriodic(Math.min(MAX_SWEEP_PERIOD_MS, calls.ringSeconds() * 1000L), id -> sweep());
-    return Future.all(registered(), presence.completion());
+    vertx.setPeriodic(DROP_TICK_MS, id -> dropDue());
+    return Future.all(registered(), watch.completion(), presence.completion());
   }
 
   // ---- offer ----
@@ -417,38 +428,99 @@ public final class CallVerticle extends ServiceVerticle {
   }
 
   /**
-   * {@code presence_changed} from the presence service: a user offline everywhere gets
-   * {@code calls.dropSeconds} to come back before their calls end. Every node's watcher runs the
-   * timer; the conditional update lets one of them end each call and publish.
+   * Users whose last connection anywhere closed, from the node that announced it (this node's
+   * presence service, or one without the services): those who are a party to a live call get
+   * {@code calls.dropSeconds} to come back. One read per announcement tells who they are, so
+   * users without a call cost nothing more.
    */
-  private void onPresence(Object body) {
-    if (!(body instanceof JsonObject env) || !Presence.CHANGED.equals(env.getString("type"))
-      || !(env.getValue("payload") instanceof JsonObject p) || !(p.getValue("userId") instanceof String userId)
-      || !(p.getValue("online") instanceof Boolean online)) {
+  private void watch(JsonObject envelope) {
+    if (!Presence.WATCH.equals(envelope.getString("type"))) {
       return;
     }
-    if (online) {
-      Long timer = dropTimers.remove(userId);
-      if (timer != null) {
-        vertx.cancelTimer(timer);
+    long dueAt = System.currentTimeMillis() + calls.dropSeconds() * 1000L;
+    Map<String, Watch> armed = new HashMap<>();
+    for (Object o : envelope.getJsonObject("payload", new JsonObject()).getJsonArray("userIds", new JsonArray())) {
+      if (o instanceof String userId) {
+        Watch w = new Watch(dueAt);
+        watching.put(userId, w);
+        armed.put(userId, w);
       }
-    } else if (!dropTimers.containsKey(userId)) {
-      dropTimers.put(userId, vertx.setTimer(calls.dropSeconds() * 1000L, t -> {
-        dropTimers.remove(userId);
-        drop(userId);
-      }));
+    }
+    if (armed.isEmpty()) {
+      return;
+    }
+    CallStore.liveParties(pool, armed.keySet())
+      .onSuccess(inCall -> armed.forEach((userId, w) -> {
+        w.checked = true;
+        w.inCall = inCall.contains(userId);
+        if (!w.inCall) {
+          watching.remove(userId, w);
+        }
+      }))
+      .onFailure(e -> {
+        // Cannot tell: the drop's own conditional update will.
+        LOG.warn("could not tell whether {} offline user(s) are in a call: {}", armed.size(), e.getMessage());
+        armed.values().forEach(w -> {
+          w.checked = true;
+          w.inCall = true;
+        });
+      });
+  }
+
+  /** Users who came online again (announced by any node) keep their calls. */
+  private void backOnline(JsonObject envelope) {
+    if (!Presence.CHANGES.equals(envelope.getString("type"))) {
+      return;
+    }
+    for (Object o : envelope.getJsonObject("payload", new JsonObject()).getJsonArray("changes", new JsonArray())) {
+      if (o instanceof JsonObject change && change.getBoolean("online", false)
+        && change.getValue("userId") instanceof String userId) {
+        watching.remove(userId);
+      }
     }
   }
 
-  private void drop(String userId) {
-    CallStore.drop(pool, userId)
+  /** Every tick, one statement ends the live calls of all users whose drop time has passed. */
+  private void dropDue() {
+    if (dropping || watching.isEmpty()) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    List<String> gone = new ArrayList<>();
+    for (Iterator<Map.Entry<String, Watch>> it = watching.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Watch> e = it.next();
+      Watch w = e.getValue();
+      if (w.checked && w.dueAt <= now) {
+        it.remove();
+        if (w.inCall) {
+          gone.add(e.getKey());
+        }
+      }
+    }
+    if (gone.isEmpty()) {
+      return;
+    }
+    dropping = true;
+    CallStore.drop(pool, gone)
+      .onComplete(ar -> dropping = false)
       .onSuccess(dropped -> dropped.forEach(call -> {
         JsonObject payload = new JsonObject().put("callId", call.id().toString()).put("reason", DROPPED);
-        publish(Addresses.user(call.other(userId)), Types.CALL_END, payload);
-        publish(Addresses.user(userId), Types.CALL_END, payload);
-        LOG.debug("call {} dropped: {} went away", call.id(), userId);
+        publish(Addresses.user(call.callerId()), Types.CALL_END, payload);
+        publish(Addresses.user(call.calleeId()), Types.CALL_END, payload);
+        LOG.debug("call {} dropped: a party went away", call.id());
       }))
-      .onFailure(e -> LOG.warn("calls of {} could not be dropped: {}", userId, e.getMessage()));
+      .onFailure(e -> LOG.warn("calls of {} user(s) could not be dropped: {}", gone.size(), e.getMessage()));
+  }
+
+  /** A user announced offline, waiting for their drop time; {@code checked} once it is known whether they are in a call. */
+  private static final class Watch {
+    final long dueAt;
+    boolean checked;
+    boolean inCall;
+
+    Watch(long dueAt) {
+      this.dueAt = dueAt;
+    }
   }
 
   // ---- helpers ----

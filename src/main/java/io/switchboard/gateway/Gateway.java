@@ -46,6 +46,10 @@ public final class Gateway {
   /** A conversation with a timeline event this recent is swept every time. */
   static final long BUSY_MS = 30_000;
 
+  /** This node's own presence service hears of its users (it tells the cluster, in deltas). */
+  private static final io.vertx.core.eventbus.DeliveryOptions LOCAL =
+    new io.vertx.core.eventbus.DeliveryOptions().setLocalOnly(true);
+
   private final VertxInternal vertx;
   private final NodeContext node;
   private final CommandClient commands;
@@ -310,7 +314,7 @@ public final class Gateway {
   /** This node's first stream of a user opened, or its last one closed (PresenceVerticle decides the rest). */
   private void presence(String userId, boolean online) {
     vertx.eventBus().publish(Addresses.PRESENCE, Envelope.of(Presence.NODE_USER, new JsonObject()
-      .put("nodeId", node.nodeId()).put("userId", userId).put("online", online)).toJson());
+      .put("nodeId", node.nodeId()).put("userId", userId).put("online", online)).toJson(), LOCAL);
   }
 
   /** The users with at least one stream on this node. */

@@ -18,8 +18,33 @@ public final class Addresses {
   /** Prefix of topic event addresses. */
   public static final String TOPIC_PREFIX = "sb.topic.";
 
-  /** Presence gossip between nodes. */
-  public static final String PRESENCE = "sb.presence";
+  /**
+   * Node-local: a gateway reports to its own node's presence service that a user's first local
+   * connection opened or the last one closed. Only local consumers exist, so it never crosses
+   * the cluster.
+   */
+  public static final String PRESENCE = "sb.presence.local";
+
+  /** Presence gossip between nodes: versioned deltas, heartbeats and announcements (DESIGN §9). */
+  public static final String PRESENCE_GOSSIP = "sb.presence";
+
+  /**
+   * Node-local: users who came online anywhere or went offline everywhere, decoded once by the
+   * node's presence service and handed to its other services (typing, calls).
+   */
+  public static final String PRESENCE_CHANGES = "sb.presence.changes";
+
+  /**
+   * Node-local request/reply: which of {@code {userIds}} are connected anywhere in the cluster, as
+   * this node's presence replica knows it: {@code {online:[...]}}.
+   */
+  public static final String PRESENCE_QUERY = "sb.presence.query";
+
+  /**
+   * The call watcher of one node (the announcing node's own when it runs the services): users
+   * whose offline that node announced; it arms drop timers for those who are in a call.
+   */
+  public static final String CALL_WATCH = "sb.calls.watch";
 
   /** Events for everyone (broadcast publish). */
   public static final String BROADCAST = "sb.broadcast";
@@ -55,5 +80,10 @@ public final class Addresses {
   /** Node-to-node control address of one node. */
   public static String node(String nodeId) {
     return "sb.node." + nodeId;
+  }
+
+  /** Request/reply: one node's full presence state, asked for by a node that missed its deltas or just met it. */
+  public static String nodePresence(String nodeId) {
+    return node(nodeId) + ".presence";
   }
 }

@@ -11,7 +11,10 @@ import io.vertx.sqlclient.Tuple;
 
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -66,11 +69,15 @@ public final class CallStore {
     UPDATE calls SET state = 'missed', end_reason = 'missed', ended_at = now(), offer_sdp = NULL,
       held_candidates = '[]'
     WHERE state = 'ringing' AND started_at < now() - $1::int * interval '1 second'""" + RETURNING;
-  /** A party gone: every live call of theirs ends. */
+  /** The parties of live calls among some users: who of them a drop timer is worth arming for. */
+  static final String LIVE_PARTIES = """
+    SELECT caller_id, callee_id FROM calls
+    WHERE state IN ('ringing', 'active') AND (caller_id = ANY($1) OR callee_id = ANY($1))""";
+  /** Parties gone: every live call of any of them ends, in one statement however many they are. */
   static final String DROP = """
     UPDATE calls SET state = 'ended', end_reason = 'dropped', ended_at = now(), offer_sdp = NULL,
       held_candidates = '[]'
-    WHERE state IN ('ringing', 'active') AND (caller_id = $1 OR callee_id = $1)""" + RETURNING;
+    WHERE state IN ('ringing', 'active') AND (caller_id = ANY($1) OR callee_id = ANY($1))""" + RETURNING;
   /** Holds a candidate while the call rings, up to a bound; no row when the call has moved on. */
   static final String HOLD = """
     UPDATE calls SET held_candidates = held_candidates || jsonb_build_array($2::jsonb)
@@ -155,9 +162,25 @@ public final class CallStore {
     return db.preparedQuery(SWEEP).execute(Tuple.of(seconds)).map(CallStore::all);
   }
 
-  /** Ends every live call of the user as dropped; returns them. */
-  public static Future<List<Call>> drop(SqlClient db, String userId) {
-    return db.preparedQuery(DROP).execute(Tuple.of(userId)).map(CallStore::all);
+  /** The users among {@code userIds} who are a party to a live call. */
+  public static Future<Set<String>> liveParties(SqlClient db, Collection<String> userIds) {
+    return db.preparedQuery(LIVE_PARTIES).execute(Tuple.of(userIds.toArray(new String[0]))).map(rows -> {
+      Set<String> wanted = new HashSet<>(userIds);
+      Set<String> out = new HashSet<>();
+      rows.forEach(r -> {
+        for (int i = 0; i < 2; i++) {
+          if (wanted.contains(r.getString(i))) {
+            out.add(r.getString(i));
+          }
+        }
+      });
+      return out;
+    });
+  }
+
+  /** Ends every live call of any of the users as dropped; returns them. */
+  public static Future<List<Call>> drop(SqlClient db, Collection<String> userIds) {
+    return db.preparedQuery(DROP).execute(Tuple.of(userIds.toArray(new String[0]))).map(CallStore::all);
   }
 
   /** True when the candidate was held; false when the call no longer rings or holds too many. */

@@ -56,21 +56,29 @@ public final class TypingVerticle extends ServiceVerticle {
   public Future<?> start() {
     handle(Types.TYPING_START, cmd -> typing(cmd, true));
     handle(Types.TYPING_STOP, cmd -> typing(cmd, false));
-    var presence = vertx.eventBus().<JsonObject>consumer(Addresses.PRESENCE, msg -> {
-      JsonObject env = msg.body();
-      JsonObject p = env.getJsonObject("payload", new JsonObject());
-      if (Presence.CHANGED.equals(env.getString("type")) && !p.getBoolean("online", true)) {
-        Set<String> convs = typingHere.remove(p.getString("userId"));
-        if (convs != null) {
-          convs.forEach(conv -> update(conv, m -> without(m, p.getString("userId"))));
-        }
-      }
-    });
+    // Decoded once per node by the presence service, which hands the changes to its services.
+    var presence = vertx.eventBus().<JsonObject>localConsumer(Addresses.PRESENCE_CHANGES, msg -> offline(msg.body()));
     return vertx.sharedData().<String, JsonObject>getAsyncMap(MAP)
       .compose(map -> {
         state = map;
         return Future.all(registered(), presence.completion());
       });
+  }
+
+  /** Users offline everywhere stop typing wherever this instance saw them start. */
+  private void offline(JsonObject envelope) {
+    if (!Presence.CHANGES.equals(envelope.getString("type"))) {
+      return;
+    }
+    for (Object o : envelope.getJsonObject("payload", new JsonObject()).getJsonArray("changes", new JsonArray())) {
+      if (o instanceof JsonObject change && !change.getBoolean("online", true)
+        && change.getValue("userId") instanceof String userId) {
+        Set<String> convs = typingHere.remove(userId);
+        if (convs != null) {
+          convs.forEach(conv -> update(conv, m -> without(m, userId)));
+        }
+      }
+    }
   }
 
   private Future<Envelope> typing(Command cmd, boolean start) {

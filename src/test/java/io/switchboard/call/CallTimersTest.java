@@ -9,6 +9,7 @@ import io.switchboard.testing.Api;
 import io.switchboard.testing.TestNodes;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
@@ -37,8 +38,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The timers of SPEC §5 on a node of their own with {@code calls.ringSeconds} and
  * {@code calls.dropSeconds} of 1: missed calls, calls dropped when a party's last connection is
- * gone (announced by the presence service on {@code sb.presence}), and the sweep of calls whose
- * ring timer died with its node.
+ * gone (announced by the presence service to the node's call watcher), and the sweep of calls
+ * whose ring timer died with its node.
  */
 @ExtendWith(VertxExtension.class)
 class CallTimersTest {
@@ -124,10 +125,18 @@ class CallTimersTest {
     return await(node.context().pool().preparedQuery(ROW).execute(Tuple.of(UUID.fromString(callId)))).iterator().next();
   }
 
-  /** What the presence service publishes when a user's last connection anywhere closed, or their first opened. */
-  static void presence(String userId, boolean online) {
-    node.vertx().eventBus().publish(Addresses.PRESENCE,
-      Envelope.of(Presence.CHANGED, new JsonObject().put("userId", userId).put("online", online)).toJson());
+  /** What the presence service sends its node's call watcher when it announced a user offline. */
+  static void wentOffline(String userId) {
+    node.vertx().eventBus().send(Addresses.CALL_WATCH, Envelope.of(Presence.WATCH, new JsonObject()
+        .put("nodeId", node.nodeId()).put("userIds", new JsonArray().add(userId))).toJson(),
+      new DeliveryOptions().setLocalOnly(true));
+  }
+
+  /** What the presence service hands its node's services when a user came online again anywhere. */
+  static void cameBack(String userId) {
+    node.vertx().eventBus().publish(Addresses.PRESENCE_CHANGES, Envelope.of(Presence.CHANGES, new JsonObject()
+        .put("changes", new JsonArray().add(new JsonObject().put("userId", userId).put("online", true)))).toJson(),
+      new DeliveryOptions().setLocalOnly(true));
   }
 
   static JsonObject end(String callId, String reason) {
@@ -162,8 +171,13 @@ class CallTimersTest {
   void dropActive(VertxTestContext ctx) {
     Pair p = pair();
     Device bob = device(p.bobToken());
+    Device alice = await(Device.open(node, p.aliceToken()));
+    // Alice is online as far as the cluster is concerned before the call starts.
+    await(bob.next(Types.USER_ONLINE));
     String id = call(p);
-    presence(p.alice(), false);
+    // Alice's only connection closes: presence announces her offline after its grace, and the
+    // node's call watcher, finding her in a call, ends it calls.dropSeconds later.
+    await(alice.close());
     bob.next(Types.CALL_END).compose(e -> {
       ctx.verify(() -> assertThat(e.getJsonObject("payload")).isEqualTo(end(id, "answered_elsewhere")));
       return bob.next(Types.CALL_END);
@@ -188,9 +202,9 @@ class CallTimersTest {
     String keptId = call(kept);
     String lostId = call(lost);
     // In this order on one sender: the watcher sees Alice leave and come back, then the other Alice leave.
-    presence(kept.alice(), false);
-    presence(kept.alice(), true);
-    presence(lost.alice(), false);
+    wentOffline(kept.alice());
+    cameBack(kept.alice());
+    wentOffline(lost.alice());
     witness.next(Types.CALL_END).compose(e -> witness.next(Types.CALL_END)).onComplete(ctx.succeeding(e -> {
       ctx.verify(() -> assertThat(e.getJsonObject("payload")).isEqualTo(end(lostId, "dropped")));
       ctx.completeNow();
