@@ -1,0 +1,173 @@
+package io.switchboard.bench;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Switchboard nodes the bench starts itself, as separate processes of its own jar (or class
+ * path): one fresh cluster (its own name and Hazelcast ports) on the database given with
+ * {@code --db-url}, generous rate limits, logs and data in a temporary directory. The bench ends
+ * them by their process handles, and only them: {@link #kill} is {@code kill -9} of one,
+ * {@link #stop} a SIGTERM of each (then SIGKILL after 30 s).
+ */
+final class NodeProcesses {
+
+  private final RunContext ctx;
+  private final List<Process> processes = new ArrayList<>();
+  private final List<URI> urls = new ArrayList<>();
+  final Path dir;
+
+  private NodeProcesses(RunContext ctx, Path dir) {
+    this.ctx = ctx;
+    this.dir = dir;
+  }
+
+  /** Starts {@code n} nodes and waits until each answers {@code /api/health} in a cluster of {@code n}. */
+  static Future<NodeProcesses> start(RunContext ctx, int n) {
+    return ctx.blocking(() -> {
+      NodeProcesses nodes = new NodeProcesses(ctx, Files.createTempDirectory("sb-bench-nodes"));
+      nodes.launch(n);
+      return nodes;
+    }).compose(nodes -> nodes.awaitCluster(n).map(nodes)
+      .recover(t -> nodes.stop().compose(v -> Future.failedFuture(t.getMessage() + " (node logs in " + nodes.dir + ")"))));
+  }
+
+  private void launch(int n) throws IOException {
+    String cluster = "sb-bench-" + ctx.runId;
+    int base = freeRange(n + 2);
+    JsonArray members = new JsonArray();
+    for (int p = base; p < base + n + 2; p++) {
+      members.add("127.0.0.1:" + p);
+    }
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> classPath = new ArrayList<>();
+    for (String part : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      classPath.add(Path.of(part).toAbsolutePath().toString());
+    }
+    for (int i = 0; i < n; i++) {
+      int port = freePort();
+      Path data = Files.createDirectories(dir.resolve("node-" + i));
+      ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx" + ctx.o.nodeHeap, "-cp",
+        String.join(File.pathSeparator, classPath), "io.switchboard.Main")
+        .directory(data.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("node-" + i + ".log").toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      Map<String, String> env = pb.environment();
+      env.keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
+      env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
+      env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
+      env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+      env.put("SWITCHBOARD_DATA_DIR", data.toString());
+      env.put("SWITCHBOARD_CLUSTER_NAME", cluster);
+      env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(base));
+      env.put("SWITCHBOARD_CLUSTER_MEMBERS", members.encode());
+      generousLimits().forEach(e -> env.put("SWITCHBOARD_LIMITS_" + e.getKey().toUpperCase(Locale.ROOT),
+        String.valueOf(e.getValue())));
+      if (ctx.o.jwtSecret != null) {
+        env.put("SWITCHBOARD_AUTH_JWTSECRET", ctx.o.jwtSecret);
+      }
+      processes.add(pb.start());
+      urls.add(URI.create("http://127.0.0.1:" + port));
+    }
+    ctx.log("started %d node processes (pids %s), cluster %s, logs in %s", n, pids(), cluster, dir);
+  }
+
+  /** The bench's load comes from few publishers and many users: rate limits out of the way. */
+  static JsonObject generousLimits() {
+    return new JsonObject()
+      .put("messagesPerSecond", 1_000_000).put("messageBurst", 1_000_000)
+      .put("commandsPerSecond", 1_000_000).put("commandBurst", 1_000_000);
+  }
+
+  private Future<Void> awaitCluster(int n) {
+    long deadline = System.nanoTime() + 180_000_000_000L;
+    List<Future<Void>> all = new ArrayList<>();
+    for (int i = 0; i < urls.size(); i++) {
+      all.add(awaitNode(i, n, deadline));
+    }
+    return Future.all(all).mapEmpty();
+  }
+
+  private Future<Void> awaitNode(int i, int clusterSize, long deadline) {
+    if (!processes.get(i).isAlive()) {
+      return Future.failedFuture("node " + i + " exited with " + processes.get(i).exitValue());
+    }
+    if (System.nanoTime() > deadline) {
+      return Future.failedFuture("node " + i + " did not join a cluster of " + clusterSize + " in time");
+    }
+    return new SbApi(ctx.clients, urls.get(i)).health()
+      .compose(h -> h.getInteger("clusterSize", 0) >= clusterSize ? Future.<Void>succeededFuture()
+        : Future.failedFuture("cluster of " + h.getInteger("clusterSize")))
+      .recover(t -> ctx.vertx.timer(500).compose(v -> awaitNode(i, clusterSize, deadline)));
+  }
+
+  List<URI> urls() {
+    return List.copyOf(urls);
+  }
+
+  List<Long> pids() {
+    return processes.stream().map(Process::pid).toList();
+  }
+
+  /** {@code kill -9} of node {@code i}. */
+  void kill(int i) {
+    processes.get(i).destroyForcibly();
+  }
+
+  /** SIGTERM to every node still running, SIGKILL to those still there after 30 s. */
+  Future<Void> stop() {
+    return ctx.blocking(() -> {
+      for (Process p : processes) {
+        if (p.isAlive()) {
+          p.destroy();
+        }
+      }
+      for (Process p : processes) {
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+      return null;
+    });
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** The first of {@code n} consecutive free ports in 20000–29999. */
+  private static int freeRange(int n) throws IOException {
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int base = 20_000 + ThreadLocalRandom.current().nextInt(1000) * 10;
+      boolean free = true;
+      for (int p = base; p < base + n && free; p++) {
+        try (ServerSocket s = new ServerSocket(p)) {
+          s.setReuseAddress(true);
+        } catch (IOException e) {
+          free = false;
+        }
+      }
+      if (free) {
+        return base;
+      }
+    }
+    throw new IOException("no free range of " + n + " ports for the cluster");
+  }
+}
