@@ -54,6 +54,7 @@ final class FanoutScenario {
   }
 
   private Future<Void> go() {
+    // Opening is bounded by --timeout; probing by a minute of its own.
     long deadline = System.nanoTime() + o.timeoutSeconds * 1_000_000_000L;
     return setup()
       .compose(v -> {
@@ -67,7 +68,7 @@ final class FanoutScenario {
         if (open == 0) {
           return Future.failedFuture("no subscriber could open: " + subs.openJson().encode());
         }
-        return probe(deadline);
+        return probe();
       })
       .compose(v -> phases(0))
       .eventually(() -> {
@@ -130,9 +131,9 @@ final class FanoutScenario {
 
   // ---- probes: every open subscriber has received something before measuring ----
 
-  private Future<Void> probe(long deadline) {
+  private Future<Void> probe() {
     Promise<Void> ready = Promise.promise();
-    long probeDeadline = Math.min(deadline, System.nanoTime() + 60_000_000_000L);
+    long probeDeadline = System.nanoTime() + 60_000_000_000L;
     AtomicInteger n = new AtomicInteger();
     long timer = ctx.vertx.setPeriodic(1, 250, id -> {
       long live = subs.live();
@@ -217,8 +218,10 @@ final class FanoutScenario {
         done.tryComplete();
       }
     });
-    return done.future().map(v -> {
+    return done.future().compose(v -> {
       ctx.vertx.cancelTimer(pump);
+      return answered(answered, sent, System.nanoTime() + 10_000_000_000L);
+    }).map(v -> {
       RunContext.Meter end = RunContext.Meter.now(ctx.server);
       long last = counter.lastDeliveryNanos.get();
       JsonObject j = ctx.line()
@@ -250,6 +253,14 @@ final class FanoutScenario {
       }
       return j;
     });
+  }
+
+  /** Waits (bounded) until every publish of the phase has its answer, so none is cut by what follows. */
+  private Future<Void> answered(AtomicInteger answered, AtomicInteger sent, long until) {
+    if (answered.get() >= sent.get() || System.nanoTime() > until) {
+      return Future.succeededFuture();
+    }
+    return ctx.vertx.timer(20).compose(v -> answered(answered, sent, until));
   }
 
   static String summary(JsonObject j) {

@@ -19,6 +19,8 @@ final class OpenStats {
   final AtomicInteger failures = new AtomicInteger();
   final AtomicInteger retries = new AtomicInteger();
   final AtomicInteger gaveUp = new AtomicInteger();
+  /** Long-poll requests that failed after the subscriber was open (each retried). */
+  final AtomicInteger pollErrors = new AtomicInteger();
   final AtomicLong lastConnectedNanos = new AtomicLong();
   /** The first few distinct reasons of failures, for the report. */
   private final java.util.Set<String> reasons = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -50,6 +52,7 @@ final class OpenStats {
       .put("failures", failures.get())
       .put("retries", retries.get())
       .put("gaveUp", gaveUp.get())
+      .put("pollErrors", pollErrors.get())
       .put("secondsToLastConnected", secondsToLastConnected())
       .put("failureReasons", new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(reasons)));
   }

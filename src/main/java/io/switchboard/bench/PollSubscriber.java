@@ -165,7 +165,7 @@ final class PollSubscriber extends Subscriber {
       return;
     }
     pollErrors++;
-    stats.failure(attempt.kind() == Attempt.Kind.REFUSED, attempt.reason());
+    stats.pollErrors.incrementAndGet();
     long delay = delayMs >= 0 ? delayMs : 500;
     vertx.setTimer(Math.max(1, delay), id -> poll(null));
   }
