@@ -30,6 +30,8 @@ final class NodeProcesses {
   private final List<Process> processes = new ArrayList<>();
   private final List<URI> urls = new ArrayList<>();
   final Path dir;
+  /** Kept when the nodes failed to start, so their logs can be read; otherwise removed at stop. */
+  private volatile boolean keepLogs;
 
   private NodeProcesses(RunContext ctx, Path dir) {
     this.ctx = ctx;
@@ -43,7 +45,10 @@ final class NodeProcesses {
       nodes.launch(n);
       return nodes;
     }).compose(nodes -> nodes.awaitCluster(n).map(nodes)
-      .recover(t -> nodes.stop().compose(v -> Future.failedFuture(t.getMessage() + " (node logs in " + nodes.dir + ")"))));
+      .recover(t -> {
+        nodes.keepLogs = true;
+        return nodes.stop().compose(v -> Future.failedFuture(t.getMessage() + " (node logs in " + nodes.dir + ")"));
+      }));
   }
 
   private void launch(int n) throws IOException {
@@ -142,8 +147,22 @@ final class NodeProcesses {
           p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
       }
+      if (!keepLogs) {
+        deleteTree(dir);
+      }
       return null;
     });
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 
   private static int freePort() throws IOException {

@@ -90,6 +90,11 @@ final class NchanServer implements AutoCloseable {
         p.destroyForcibly();
       }
     });
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 
   private static int run(List<String> command, int seconds) throws IOException, InterruptedException {
