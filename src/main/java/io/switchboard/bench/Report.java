@@ -90,10 +90,9 @@ final class Report {
     String t = j.getString("transport", "");
     return switch (s) {
       case "fanout", "cluster" -> s + "-" + t + " " + j.getInteger("subscribers") + "x" + j.getInteger("messages")
-        + (j.getInteger("nodes", 1) > 1 ? " (" + j.getInteger("nodes") + " nodes)" : "")
-        + ("conversation".equals(j.getString("channel")) ? " (conversation)" : "");
+        + (j.getInteger("nodes", 1) > 1 ? " (" + j.getInteger("nodes") + " nodes)" : "");
       case "latency" -> s + "-" + t + " " + j.getInteger("subscribers") + "x" + j.getInteger("messages") + "@"
-        + j.getInteger("rate") + "/s" + ("conversation".equals(j.getString("channel")) ? " (conversation)" : "");
+        + j.getInteger("rate") + "/s";
       case "idle" -> s + "-" + t + " " + j.getInteger("connections");
       case "send" -> s + " " + j.getInteger("senders") + "x" + j.getInteger("conversations");
       case "storm" -> s + "-" + t + " " + j.getInteger("clients") + "x" + j.getInteger("conversationsPerClient");
@@ -121,7 +120,8 @@ final class Report {
   }
 
   private static String figures(String scenario, JsonObject j) {
-    String bound = j.getBoolean("clientBound", false) ? " (client-bound)" : "";
+    String bound = (j.getBoolean("clientBound", false) ? " (client-bound)" : "")
+      + ("conversation".equals(j.getString("channel")) ? " (via a conversation)" : "");
     String lost = j.getLong("lost", 0L) != 0 || j.getLong("duplicates", 0L) != 0
       ? " [lost " + j.getLong("lost") + ", duplicates " + j.getLong("duplicates") + "]" : "";
     return switch (scenario) {
