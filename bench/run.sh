@@ -64,6 +64,8 @@ has() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 log() { echo "run.sh: $*" >&2; }
 CORES=$(nproc)
 STARTED=$(date +%s)
+# Every connection is a file descriptor, on both sides: as many as this shell may have.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- what the run needs ----------------------------------------------------------------------
 if [ ! -f "$JAR" ]; then
@@ -91,9 +93,13 @@ RESULTS=${OUT:-$ROOT/bench/results/run-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 NGINX_PID=""
 SB_PID=""
 PG_PID=""
+BENCH_PID=""
 
 cleanup() {
   set +e
+  if [ -n "$BENCH_PID" ] && kill -0 "$BENCH_PID" 2>/dev/null; then
+    kill -TERM "$BENCH_PID"; wait "$BENCH_PID" 2>/dev/null
+  fi
   if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
     kill -QUIT "$NGINX_PID"
     for _ in $(seq 1 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.2; done
@@ -180,10 +186,14 @@ log "results: $RESULTS"
 # One bench invocation; JSON lines to the results, human lines to the terminal and the log.
 bench() {
   echo "run.sh: bench $*" | sed -e "s#$SECRET#***#" >&2
+  # In the background and waited for, so that Ctrl-C or a TERM stops it and cleans up at once.
   # shellcheck disable=SC2086
-  if ! java $JAVA_BENCH_OPTS -jar "$JAR" bench "$@" --timeout "$TIMEOUT" >> "$RESULTS" 2> >(tee -a "$WORK/bench.log" >&2); then
+  java $JAVA_BENCH_OPTS -jar "$JAR" bench "$@" --timeout "$TIMEOUT" >> "$RESULTS" 2> >(tee -a "$WORK/bench.log" >&2) &
+  BENCH_PID=$!
+  if ! wait "$BENCH_PID"; then
     log "that run failed (see above); going on"
   fi
+  BENCH_PID=""
 }
 both() {   # scenario args...: against Switchboard, then Nchan
   bench "$@" "${SB_ARGS[@]}"
