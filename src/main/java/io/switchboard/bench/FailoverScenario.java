@@ -227,10 +227,17 @@ final class FailoverScenario {
               last = Math.max(last, c.resumedNanos);
             }
           }
+          JsonObject opens = set[0].openJson();
+          JsonObject first = j.getJsonObject("opens");
           j.put("victims", victimsToResume.get()).put("resumed", resumed.get())
-            .put("secondsToAllResumed", last == 0 ? null : Latencies.round((last - killedAt.get()) / 1e9));
-          ctx.log("%d of %d clients of the killed node resumed, the last %s s after the kill", resumed.get(),
-            victimsToResume.get(), j.getValue("secondsToAllResumed"));
+            .put("secondsToAllResumed", last == 0 ? null : Latencies.round((last - killedAt.get()) / 1e9))
+            .put("resumeRefusals", opens.getInteger("refusals") - first.getInteger("refusals"))
+            .put("resumeFailures", opens.getInteger("failures") - first.getInteger("failures"))
+            .put("resumeFailureReasons", opens.getJsonArray("failureReasons"));
+          ctx.log("%d of %d clients of the killed node resumed, the last %s s after the kill (%d refusals, %d failures on the way%s)",
+            resumed.get(), victimsToResume.get(), j.getValue("secondsToAllResumed"), j.getInteger("resumeRefusals"),
+            j.getInteger("resumeFailures"), opens.getJsonArray("failureReasons").isEmpty() ? ""
+              : "; e.g. " + opens.getJsonArray("failureReasons").getString(0));
           return ctx.vertx.timer(SEND_AFTER_RESUME_MS);
         }).compose(v -> {
           sending[0] = false;
