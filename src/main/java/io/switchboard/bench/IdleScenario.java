@@ -37,8 +37,9 @@ final class IdleScenario {
     }
     long[] before = new long[2];
     return built.compose(subs -> ctx.blocking(() -> {
-        before[0] = ctx.server.rssBytes();
+        // The full GC first: it may give memory back, so both RSS readings follow one.
         before[1] = heap ? ProcStats.liveHeapBytes(jvm) : -1;
+        before[0] = ctx.server.rssBytes();
         return null;
       })
       .compose(v -> {
@@ -48,8 +49,8 @@ final class IdleScenario {
       })
       .compose(open -> ctx.vertx.timer(o.holdSeconds * 1000L + 1).map(open))
       .compose(open -> ctx.blocking(() -> {
-        long rss = ctx.server.rssBytes();
         long live = heap ? ProcStats.liveHeapBytes(jvm) : -1;
+        long rss = ctx.server.rssBytes();
         int stillOpen = (int) subs.live();
         JsonObject j = ctx.line()
           .put("connections", o.count)
