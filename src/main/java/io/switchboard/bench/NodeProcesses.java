@@ -38,58 +38,74 @@ final class NodeProcesses {
     this.dir = dir;
   }
 
-  /** Starts {@code n} nodes and waits until each answers {@code /api/health} in a cluster of {@code n}. */
+  /**
+   * Starts {@code n} nodes one after the other (each waits until the previous one serves, so that
+   * JVM and Hazelcast start-ups do not all compete for the cores at once), then waits until each
+   * answers {@code /api/health} in a cluster of {@code n}.
+   */
   static Future<NodeProcesses> start(RunContext ctx, int n) {
-    return ctx.blocking(() -> {
-      NodeProcesses nodes = new NodeProcesses(ctx, Files.createTempDirectory("sb-bench-nodes"));
-      nodes.launch(n);
-      return nodes;
-    }).compose(nodes -> nodes.awaitCluster(n).map(nodes)
-      .recover(t -> {
+    return ctx.blocking(() -> new NodeProcesses(ctx, Files.createTempDirectory("sb-bench-nodes"))).compose(nodes -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (int i = 0; i < n; i++) {
+        int k = i;
+        chain = chain.compose(v -> ctx.blocking(() -> {
+          nodes.launch(k, n);
+          return null;
+        })).compose(v -> nodes.awaitNode(k, k + 1, System.nanoTime() + START_NANOS));
+      }
+      return chain.compose(v -> nodes.awaitCluster(n)).map(nodes).recover(t -> {
         nodes.keepLogs = true;
         return nodes.stop().compose(v -> Future.failedFuture(t.getMessage() + " (node logs in " + nodes.dir + ")"));
-      }));
+      });
+    }).onSuccess(nodes -> ctx.log("%d node processes (pids %s) serve as one cluster; logs in %s", n, nodes.pids(), nodes.dir));
   }
 
-  private void launch(int n) throws IOException {
-    String cluster = "sb-bench-" + ctx.runId;
-    int base = freeRange(n + 2);
-    JsonArray members = new JsonArray();
-    for (int p = base; p < base + n + 2; p++) {
-      members.add("127.0.0.1:" + p);
+  /** How long one node may take to start on a busy machine. */
+  private static final long START_NANOS = 240_000_000_000L;
+
+  private String cluster;
+  private int base;
+  private JsonArray members;
+
+  private void launch(int i, int n) throws IOException {
+    if (cluster == null) {
+      cluster = "sb-bench-" + ctx.runId;
+      base = freeRange(n + 2);
+      members = new JsonArray();
+      for (int p = base; p < base + n + 2; p++) {
+        members.add("127.0.0.1:" + p);
+      }
     }
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> classPath = new ArrayList<>();
     for (String part : System.getProperty("java.class.path").split(File.pathSeparator)) {
       classPath.add(Path.of(part).toAbsolutePath().toString());
     }
-    for (int i = 0; i < n; i++) {
-      int port = freePort();
-      Path data = Files.createDirectories(dir.resolve("node-" + i));
-      ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx" + ctx.o.nodeHeap, "-cp",
-        String.join(File.pathSeparator, classPath), "io.switchboard.Main")
-        .directory(data.toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("node-" + i + ".log").toFile())
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-      Map<String, String> env = pb.environment();
-      env.keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
-      env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
-      env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
-      env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
-      env.put("SWITCHBOARD_DATA_DIR", data.toString());
-      env.put("SWITCHBOARD_CLUSTER_NAME", cluster);
-      env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(base));
-      env.put("SWITCHBOARD_CLUSTER_MEMBERS", members.encode());
-      generousLimits().forEach(e -> env.put("SWITCHBOARD_LIMITS_" + e.getKey().toUpperCase(Locale.ROOT),
-        String.valueOf(e.getValue())));
-      if (ctx.o.jwtSecret != null) {
-        env.put("SWITCHBOARD_AUTH_JWTSECRET", ctx.o.jwtSecret);
-      }
-      processes.add(pb.start());
-      urls.add(URI.create("http://127.0.0.1:" + port));
+    int port = freePort();
+    Path data = Files.createDirectories(dir.resolve("node-" + i));
+    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx" + ctx.o.nodeHeap, "-cp",
+      String.join(File.pathSeparator, classPath), "io.switchboard.Main")
+      .directory(data.toFile())
+      .redirectErrorStream(true)
+      .redirectOutput(dir.resolve("node-" + i + ".log").toFile())
+      .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
+    env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
+    env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
+    env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+    env.put("SWITCHBOARD_DATA_DIR", data.toString());
+    env.put("SWITCHBOARD_CLUSTER_NAME", cluster);
+    env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(base));
+    env.put("SWITCHBOARD_CLUSTER_MEMBERS", members.encode());
+    generousLimits().forEach(e -> env.put("SWITCHBOARD_LIMITS_" + e.getKey().toUpperCase(Locale.ROOT),
+      String.valueOf(e.getValue())));
+    if (ctx.o.jwtSecret != null) {
+      env.put("SWITCHBOARD_AUTH_JWTSECRET", ctx.o.jwtSecret);
     }
-    ctx.log("started %d node processes (pids %s), cluster %s, logs in %s", n, pids(), cluster, dir);
+    processes.add(pb.start());
+    urls.add(URI.create("http://127.0.0.1:" + port));
+    ctx.log("starting node %d of %d (pid %d, %s)", i + 1, n, processes.get(i).pid(), urls.get(i));
   }
 
   /** The bench's load comes from few publishers and many users: rate limits out of the way. */
@@ -100,7 +116,7 @@ final class NodeProcesses {
   }
 
   private Future<Void> awaitCluster(int n) {
-    long deadline = System.nanoTime() + 180_000_000_000L;
+    long deadline = System.nanoTime() + START_NANOS;
     List<Future<Void>> all = new ArrayList<>();
     for (int i = 0; i < urls.size(); i++) {
       all.add(awaitNode(i, n, deadline));
