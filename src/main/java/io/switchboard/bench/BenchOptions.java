@@ -143,7 +143,11 @@ final class BenchOptions {
         count = 5000;
         timeoutSeconds = 300;
       }
-      case "send" -> warmup = 1;
+      case "send" -> {
+        // Bounded by --duration; --messages only caps each sender.
+        messages = 100_000;
+        warmup = 1;
+      }
       case "cluster" -> {
         spawn = 3;
         warmup = 1;

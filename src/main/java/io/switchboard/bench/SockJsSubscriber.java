@@ -1,5 +1,6 @@
 package io.switchboard.bench;
 
+import io.switchboard.protocol.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.http.WebSocket;
@@ -72,7 +73,7 @@ final class SockJsSubscriber extends Subscriber {
         if (cursor != null) {
           headers.put("cursor", cursor);
         }
-        send(new JsonObject().put("type", "register").put("address", "sb.user." + userId).put("headers", headers));
+        send(new JsonObject().put("type", "register").put("address", Addresses.user(userId)).put("headers", headers));
         pinger = vertx.setPeriodic(PING_MS, id -> send(new JsonObject().put("type", "ping")));
       }
       case 'a' -> {
@@ -143,7 +144,7 @@ final class SockJsSubscriber extends Subscriber {
       if (topic == null) {
         result.tryComplete(Attempt.connected());
       } else {
-        send(new JsonObject().put("type", "send").put("address", "sb.cmd").put("replyAddress", REPLY)
+        send(new JsonObject().put("type", "send").put("address", Addresses.BRIDGE_COMMANDS).put("replyAddress", REPLY)
           .put("headers", new JsonObject().put("token", token))
           .put("body", new JsonObject().put("type", "subscribe").put("requestId", "bench-subscribe")
             .put("payload", new JsonObject().put("topics", new JsonArray().add(topic)))));
