@@ -94,6 +94,9 @@ final class NodeProcesses {
     env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
     env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
     env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+    // A busy machine can take more than the default 5 s to hand out a first connection, and a
+    // pool wait that times out while the node starts has been seen to leave the start hanging.
+    env.put("SWITCHBOARD_DB_CONNECTTIMEOUTSECONDS", "30");
     env.put("SWITCHBOARD_DATA_DIR", data.toString());
     env.put("SWITCHBOARD_CLUSTER_NAME", cluster);
     env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(base));
