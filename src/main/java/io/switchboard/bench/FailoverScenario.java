@@ -100,7 +100,9 @@ final class FailoverScenario {
         return null;
       });
     }).map(toks)).compose(toks -> {
+      // Opening is bounded by --timeout, and so, from the kill on, is resuming.
       long deadline = System.nanoTime() + o.timeoutSeconds * 1_000_000_000L;
+      AtomicLong resumeDeadline = new AtomicLong(deadline);
       AtomicLong killedAt = new AtomicLong();
       AtomicInteger victimsToResume = new AtomicInteger();
       AtomicInteger resumed = new AtomicInteger();
@@ -151,7 +153,7 @@ final class FailoverScenario {
           // Resume elsewhere with the cursor this client kept.
           int target = 1 + s.index % (k - 1);
           s.uri = ctx.nodes.get(target);
-          s.open(deadline).onComplete(ar -> {
+          s.open(resumeDeadline.get()).onComplete(ar -> {
             if (ar.succeeded() && clients[s.index].victim && killedAt.get() != 0) {
               clients[s.index].resumedNanos = System.nanoTime();
               if (resumed.incrementAndGet() == victimsToResume.get()) {
@@ -208,13 +210,14 @@ final class FailoverScenario {
           }
           victimsToResume.set(victimsOpen);
           RunContext.Meter before = RunContext.Meter.now(ctx.server);
+          resumeDeadline.set(System.nanoTime() + o.timeoutSeconds * 1_000_000_000L);
           killedAt.set(System.nanoTime());
           nodes.kill(0);
           ctx.log("kill -9 of node 0 (pid %d) holding %d open clients", nodes.pids().get(0), victimsOpen);
           if (victimsOpen == 0) {
             allResumed.tryComplete();
           }
-          long wait = Math.max(1000, (deadline - System.nanoTime()) / 1_000_000 - 35_000);
+          long wait = Math.max(1000, (resumeDeadline.get() - System.nanoTime()) / 1_000_000 + 1000);
           long t = ctx.vertx.setTimer(wait, id -> allResumed.tryComplete());
           return allResumed.future().map(x -> {
             ctx.vertx.cancelTimer(t);
@@ -242,7 +245,7 @@ final class FailoverScenario {
         }).compose(v -> {
           sending[0] = false;
           ctx.vertx.cancelTimer(sender0);
-          return converge(clients, convsOf, acked, inFlight, deadline);
+          return converge(clients, convsOf, acked, inFlight, System.nanoTime() + 30_000_000_000L);
         }).map(v -> {
           long lost = 0;
           long dup = 0;
