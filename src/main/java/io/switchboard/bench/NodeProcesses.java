@@ -1,0 +1,211 @@
+package io.switchboard.bench;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Switchboard nodes the bench starts itself, as separate processes of its own jar (or class
+ * path): one fresh cluster (its own name and Hazelcast ports) on the database given with
+ * {@code --db-url}, generous rate limits, logs and data in a temporary directory. The bench ends
+ * them by their process handles, and only them: {@link #kill} is {@code kill -9} of one,
+ * {@link #stop} a SIGTERM of each (then SIGKILL after 30 s).
+ */
+final class NodeProcesses {
+
+  private final RunContext ctx;
+  private final List<Process> processes = new ArrayList<>();
+  private final List<URI> urls = new ArrayList<>();
+  final Path dir;
+  /** Kept when the nodes failed to start, so their logs can be read; otherwise removed at stop. */
+  private volatile boolean keepLogs;
+
+  private NodeProcesses(RunContext ctx, Path dir) {
+    this.ctx = ctx;
+    this.dir = dir;
+  }
+
+  /**
+   * Starts {@code n} nodes one after the other (each waits until the previous one serves, so that
+   * JVM and Hazelcast start-ups do not all compete for the cores at once), then waits until each
+   * answers {@code /api/health} in a cluster of {@code n}.
+   */
+  static Future<NodeProcesses> start(RunContext ctx, int n) {
+    return ctx.blocking(() -> new NodeProcesses(ctx, Files.createTempDirectory("sb-bench-nodes"))).compose(nodes -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (int i = 0; i < n; i++) {
+        int k = i;
+        chain = chain.compose(v -> ctx.blocking(() -> {
+          nodes.launch(k, n);
+          return null;
+        })).compose(v -> nodes.awaitNode(k, k + 1, System.nanoTime() + START_NANOS));
+      }
+      return chain.compose(v -> nodes.awaitCluster(n)).map(nodes).recover(t -> {
+        nodes.keepLogs = true;
+        return nodes.stop().compose(v -> Future.failedFuture(t.getMessage() + " (node logs in " + nodes.dir + ")"));
+      });
+    }).onSuccess(nodes -> ctx.log("%d node processes (pids %s) serve as one cluster; logs in %s", n, nodes.pids(), nodes.dir));
+  }
+
+  /** How long one node may take to start on a busy machine. */
+  private static final long START_NANOS = 240_000_000_000L;
+
+  private String cluster;
+  private int base;
+  private JsonArray members;
+
+  private void launch(int i, int n) throws IOException {
+    if (cluster == null) {
+      cluster = "sb-bench-" + ctx.runId;
+      base = freeRange(n + 2);
+      members = new JsonArray();
+      for (int p = base; p < base + n + 2; p++) {
+        members.add("127.0.0.1:" + p);
+      }
+    }
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> classPath = new ArrayList<>();
+    for (String part : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      classPath.add(Path.of(part).toAbsolutePath().toString());
+    }
+    int port = freePort();
+    Path data = Files.createDirectories(dir.resolve("node-" + i));
+    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx" + ctx.o.nodeHeap, "-cp",
+      String.join(File.pathSeparator, classPath), "io.switchboard.Main")
+      .directory(data.toFile())
+      .redirectErrorStream(true)
+      .redirectOutput(dir.resolve("node-" + i + ".log").toFile())
+      .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
+    env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
+    env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
+    env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+    // A busy machine can take more than the default 5 s to hand out a first connection, and a
+    // pool wait that times out while the node starts has been seen to leave the start hanging.
+    env.put("SWITCHBOARD_DB_CONNECTTIMEOUTSECONDS", "30");
+    env.put("SWITCHBOARD_DATA_DIR", data.toString());
+    env.put("SWITCHBOARD_CLUSTER_NAME", cluster);
+    env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(base));
+    env.put("SWITCHBOARD_CLUSTER_MEMBERS", members.encode());
+    generousLimits().forEach(e -> env.put("SWITCHBOARD_LIMITS_" + e.getKey().toUpperCase(Locale.ROOT),
+      String.valueOf(e.getValue())));
+    if (ctx.o.jwtSecret != null) {
+      env.put("SWITCHBOARD_AUTH_JWTSECRET", ctx.o.jwtSecret);
+    }
+    processes.add(pb.start());
+    urls.add(URI.create("http://127.0.0.1:" + port));
+    ctx.log("starting node %d of %d (pid %d, %s)", i + 1, n, processes.get(i).pid(), urls.get(i));
+  }
+
+  /** The bench's load comes from few publishers and many users: rate limits out of the way. */
+  static JsonObject generousLimits() {
+    return new JsonObject()
+      .put("messagesPerSecond", 1_000_000).put("messageBurst", 1_000_000)
+      .put("commandsPerSecond", 1_000_000).put("commandBurst", 1_000_000);
+  }
+
+  private Future<Void> awaitCluster(int n) {
+    long deadline = System.nanoTime() + START_NANOS;
+    List<Future<Void>> all = new ArrayList<>();
+    for (int i = 0; i < urls.size(); i++) {
+      all.add(awaitNode(i, n, deadline));
+    }
+    return Future.all(all).mapEmpty();
+  }
+
+  private Future<Void> awaitNode(int i, int clusterSize, long deadline) {
+    if (!processes.get(i).isAlive()) {
+      return Future.failedFuture("node " + i + " exited with " + processes.get(i).exitValue());
+    }
+    if (System.nanoTime() > deadline) {
+      return Future.failedFuture("node " + i + " did not join a cluster of " + clusterSize + " in time");
+    }
+    return new SbApi(ctx.clients, urls.get(i)).health()
+      .compose(h -> h.getInteger("clusterSize", 0) >= clusterSize ? Future.<Void>succeededFuture()
+        : Future.failedFuture("cluster of " + h.getInteger("clusterSize")))
+      .recover(t -> ctx.vertx.timer(500).compose(v -> awaitNode(i, clusterSize, deadline)));
+  }
+
+  List<URI> urls() {
+    return List.copyOf(urls);
+  }
+
+  List<Long> pids() {
+    return processes.stream().map(Process::pid).toList();
+  }
+
+  /** {@code kill -9} of node {@code i}. */
+  void kill(int i) {
+    processes.get(i).destroyForcibly();
+  }
+
+  /** SIGTERM to every node still running, SIGKILL to those still there after 30 s. */
+  Future<Void> stop() {
+    return ctx.blocking(() -> {
+      for (Process p : processes) {
+        if (p.isAlive()) {
+          p.destroy();
+        }
+      }
+      for (Process p : processes) {
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+      if (!keepLogs) {
+        deleteTree(dir);
+      }
+      return null;
+    });
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** The first of {@code n} consecutive free ports in 20000–29999. */
+  private static int freeRange(int n) throws IOException {
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int base = 20_000 + ThreadLocalRandom.current().nextInt(1000) * 10;
+      boolean free = true;
+      for (int p = base; p < base + n && free; p++) {
+        try (ServerSocket s = new ServerSocket(p)) {
+          s.setReuseAddress(true);
+        } catch (IOException e) {
+          free = false;
+        }
+      }
+      if (free) {
+        return base;
+      }
+    }
+    throw new IOException("no free range of " + n + " ports for the cluster");
+  }
+}
