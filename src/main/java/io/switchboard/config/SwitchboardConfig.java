@@ -36,8 +36,11 @@ public record SwitchboardConfig(
   public record Bridge(int tcpPort) {
   }
 
-  /** {@code db.*}: PostgreSQL; an empty url means the embedded database. */
-  public record Db(String url, int poolSize, int waitQueueSize, int connectTimeoutSeconds) {
+  /**
+   * {@code db.*}: PostgreSQL; an empty url means the embedded database, which is durable (fsync,
+   * synchronous commit) unless {@code embeddedDurable} is false (tests, for speed).
+   */
+  public record Db(String url, int poolSize, int waitQueueSize, int connectTimeoutSeconds, boolean embeddedDurable) {
     public boolean embedded() {
       return url.isBlank();
     }
@@ -90,7 +93,7 @@ public record SwitchboardConfig(
       new Bridge(port(c.getJsonObject("bridge"), "bridge.tcpPort", "tcpPort", true)),
       new Db(db.getString("url"), positive(db, "db.poolSize", "poolSize"),
         positive(db, "db.waitQueueSize", "waitQueueSize"),
-        positive(db, "db.connectTimeoutSeconds", "connectTimeoutSeconds")),
+        positive(db, "db.connectTimeoutSeconds", "connectTimeoutSeconds"), db.getBoolean("embeddedDurable")),
       c.getJsonObject("data").getString("dir"),
       new Cluster(nonBlank(cluster, "cluster.name", "name"), nonBlank(cluster, "cluster.host", "host"),
         port(cluster, "cluster.port", "port", false), strings(cluster, "cluster.members", "members"),

@@ -82,7 +82,8 @@ public final class TestNodes {
       }
       JsonObject base = new JsonObject()
         .put("http", new JsonObject().put("port", freePort()).put("host", "127.0.0.1"))
-        .put("db", new JsonObject().put("url", TestDb.url()))
+        // Embedded databases of test nodes (db.url overridden to empty) opt out of fsync, as TestDb's.
+        .put("db", new JsonObject().put("url", TestDb.url()).put("embeddedDurable", false))
         .put("cluster", new JsonObject()
           .put("name", name)
           .put("port", basePort)
