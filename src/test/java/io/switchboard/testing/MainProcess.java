@@ -60,9 +60,15 @@ public final class MainProcess implements AutoCloseable {
 
   /** Starts Main in {@code dir} with exactly the {@code SWITCHBOARD_*} variables of {@code env}. */
   public static MainProcess start(Path dir, Map<String, String> env, String... args) {
+    return start(dir, env, List.of(), args);
+  }
+
+  /** As {@link #start(Path, Map, String...)}, with options for the JVM (system properties). */
+  public static MainProcess start(Path dir, Map<String, String> env, List<String> jvmOptions, String... args) {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx384m", "-XX:+UseSerialGC",
-      "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx384m", "-XX:+UseSerialGC"));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
     command.addAll(List.of(args));
     String tag = UUID.randomUUID().toString().substring(0, 8);
     Path out = dir.resolve("main-" + tag + ".log");
