@@ -71,7 +71,7 @@ final class WsConnection extends Connection {
     try {
       env = Envelope.parse(text);
     } catch (ServiceException e) {
-      reply(Envelope.error(e, null));
+      reply(Envelope.error(e, Envelope.requestIdOf(text)));
       return;
     }
     Future<Envelope> result;
