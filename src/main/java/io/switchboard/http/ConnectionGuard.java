@@ -163,6 +163,10 @@ final class ConnectionGuard {
 
     void requestBodyEnded() {
       bodyPending = false;
+      if (inFlight > 0) {
+        // Read whole: the server is answering, and nothing is timed until it has.
+        cancel();
+      }
     }
 
     void responseEnded() {
