@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * {@code java -jar switchboard.jar [-conf FILE]} starts a node;
@@ -19,7 +20,31 @@ public final class Main {
 
   private static final Logger LOG = LoggerFactory.getLogger(Main.class);
 
+  /**
+   * A backstop: a start that neither succeeds nor fails within this long is given up, so that a
+   * supervisor sees an exit instead of a process that never serves. A healthy start takes seconds.
+   */
+  static final long START_SECONDS = 180;
+
   private Main() {
+  }
+
+  /**
+   * The one line a failed start prints, then exit status 1. Shutdown hooks still run, so an
+   * embedded PostgreSQL this process started stops with it.
+   */
+  private static void cannotStart(String reason, Throwable cause) {
+    LOG.error("cannot start: {}", reason, cause);
+    System.err.println("switchboard: cannot start: " + reason);
+    System.exit(1);
+  }
+
+  /** The operator's reasons (configuration, ports, database, cluster) as they are; anything else with its type. */
+  static String reason(Throwable cause) {
+    if (cause instanceof ConfigException || cause instanceof StartException) {
+      return StartException.describe(cause);
+    }
+    return cause.getClass().getSimpleName() + ": " + StartException.describe(cause);
   }
 
   public static void main(String[] args) {
@@ -48,13 +73,12 @@ public final class Main {
     }
     Node node;
     try {
-      node = Node.start(config).toCompletionStage().toCompletableFuture().get();
+      node = Node.start(config).toCompletionStage().toCompletableFuture().get(START_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      System.err.println("switchboard: cannot start: " + (cause instanceof ConfigException ? "" : cause.getClass().getSimpleName() + ": ")
-        + cause.getMessage());
-      LOG.debug("start failure", cause);
-      System.exit(1);
+      cannotStart(reason(e.getCause()), e.getCause());
+      return;
+    } catch (TimeoutException e) {
+      cannotStart("not started within " + START_SECONDS + " s", e);
       return;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -81,12 +81,32 @@ public final class Node {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    return Vertx.builder()
+    SwitchboardConfig.Cluster cluster = config.cluster();
+    // A promise of no context: the failure path closes Vert.x, and a future derived from one of
+    // its contexts would try to complete on an event loop that is gone, and never complete.
+    Promise<Node> result = Promise.promise();
+    Vertx.builder()
       .with(ClusterSetup.withEventBus(NodeMetrics.vertxOptions(config), config.cluster()))
       .withClusterManager(clusterManager)
       .buildClustered()
-      .compose(vertx -> start(vertx, config, EnumSet.allOf(Role.class))
-        .recover(t -> vertx.close().transform(ignored -> Future.failedFuture(t))));
+      .onComplete(built -> {
+        if (built.failed()) {
+          // Vert.x has closed itself; all Hazelcast tells is why it could not start.
+          result.fail(new StartException("cannot join the cluster '" + cluster.name() + "' at cluster.host "
+            + cluster.host() + ", cluster.port " + cluster.port() + ": " + StartException.describe(built.cause()),
+            built.cause()));
+          return;
+        }
+        Vertx vertx = built.result();
+        start(vertx, config, EnumSet.allOf(Role.class)).onComplete(started -> {
+          if (started.succeeded()) {
+            result.complete(started.result());
+          } else {
+            close(vertx).onComplete(ignored -> result.fail(started.cause()));
+          }
+        });
+      });
+    return result.future();
   }
 
   /** Starts the given roles on an existing (clustered) Vert.x instance. */
@@ -106,7 +126,11 @@ public final class Node {
       NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
       NodeContext context = new NodeContext(config, pool, relaxed, authenticator, clusterManager, nodeId, connections, metrics,
         new CommandClient(vertx, roles.contains(Role.SERVICES)), new Lifecycle());
-      Future<String> databaseId = Migrations.run(pool).compose(v -> Database.databaseId(pool));
+      Future<String> databaseId = Migrations.run(pool)
+        .recover(t -> Future.failedFuture(t instanceof StartException ? t : new StartException(
+          "cannot use PostgreSQL at " + Database.describe(db.url())
+            + (config.db().embedded() ? " (the embedded database)" : " (db.url)") + ": " + StartException.describe(t), t)))
+        .compose(v -> Database.databaseId(pool));
       return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
         .compose(v -> {
@@ -183,6 +207,8 @@ public final class Node {
       }))
       .compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
         new DeploymentOptions().setInstances(cores))
+      .recover(t -> Future.failedFuture(portTaken(t, "HTTP port", context.config().http().host(),
+        context.config().http().port(), "http.port")))
       .map(id -> {
         ids.add(id);
         return ids;
@@ -193,6 +219,8 @@ public final class Node {
     // The TCP bridge shares the node's gateway; its instances share the one port like HTTP's.
     return http.compose(ids -> vertx.deployVerticle(() -> new TcpBridgeVerticle(gateway),
         new DeploymentOptions().setInstances(cores))
+      .recover(t -> Future.failedFuture(portTaken(t, "TCP bridge port", context.config().http().host(),
+        context.config().bridge().tcpPort(), "bridge.tcpPort")))
       .map(id -> {
         ids.add(id);
         return ids;
@@ -234,11 +262,28 @@ public final class Node {
       .compose(v -> context.pool().close().otherwise((Void) null))
       .compose(v -> context.relaxedPool().close().otherwise((Void) null))
       .compose(v -> stopEmbedded(vertx, embedded).otherwise((Void) null));
-    // Vert.x is closed from a thread of its own: a close started on one of its event loops
-    // would complete its future on an event loop that no longer runs.
     Promise<Void> closed = Promise.promise();
-    released.onComplete(ignored -> new Thread(() -> vertx.close().onComplete(closed), "switchboard-close").start());
+    released.onComplete(ignored -> close(vertx).onComplete(closed));
     return closed.future();
+  }
+
+  /**
+   * Closes Vert.x from a thread of its own, completing a future of no context: a close started on
+   * one of its event loops would complete its future on an event loop that no longer runs, and
+   * whoever waits on it (a failed start, a stop) would wait for ever.
+   */
+  private static Future<Void> close(Vertx vertx) {
+    Promise<Void> closed = Promise.promise();
+    new Thread(() -> vertx.close().onComplete(closed), "switchboard-close").start();
+    return closed.future();
+  }
+
+  /** A listen that failed because the port is taken, said so with the key that sets it. */
+  private static Throwable portTaken(Throwable t, String what, String host, int port, String key) {
+    // Netty's native transport reports it as an IOException of its own, not a BindException.
+    boolean taken = t instanceof java.net.BindException
+      || String.valueOf(t.getMessage()).contains("Address already in use");
+    return taken ? new StartException(what + " " + port + " on " + host + " is in use (" + key + ")", t) : t;
   }
 
   /** A node that started an embedded database and failed to start withdraws its announcement. */

@@ -4,6 +4,8 @@ import io.switchboard.config.ConfigException;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.ServiceException;
+import io.switchboard.protocol.Text;
+import io.switchboard.gateway.TokenBucket;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -25,7 +27,9 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Pattern;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Turns credentials into a {@link Principal} (SPEC §1): JWTs signed with HS256 (the configured
@@ -39,12 +43,24 @@ import java.util.regex.Pattern;
 public final class Authenticator {
 
   private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
-  private static final Pattern USER_ID = Pattern.compile("[^\\s\\p{Cntrl}]{1,128}");
   private static final int DEV_TOKEN_SECONDS = 24 * 3600;
+  /** The user-id rule, as error messages state it. */
+  public static final String USER_ID_RULE = "must be 1-128 visible characters: not \"*\", and no whitespace,"
+    + " control, format or zero-width characters";
+  /**
+   * Invisible characters that are not in the format category: combining grapheme joiner, Hangul
+   * fillers, Khmer inherent vowels, Braille blank. (Zero-width space, joiners and the BOM are
+   * format characters.)
+   */
+  private static final Set<Integer> INVISIBLE = Set.of(0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0);
+  /** Addresses whose token buckets are kept before idle ones are dropped. */
+  private static final int DEV_TOKEN_ADDRESSES = 10_000;
 
   private final JWTAuth jwt;
   private final boolean canSign;
   private final List<SwitchboardConfig.ApiKey> apiKeys;
+  private final int devTokensPerMinute;
+  private final Map<String, TokenBucket> devTokenBuckets = new ConcurrentHashMap<>();
 
   public Authenticator(Vertx vertx, SwitchboardConfig.Auth auth) {
     JWTAuthOptions options = new JWTAuthOptions();
@@ -72,6 +88,7 @@ public final class Authenticator {
     this.jwt = JWTAuth.create(vertx, options);
     this.canSign = !auth.jwtSecret().isBlank();
     this.apiKeys = auth.apiKeys();
+    this.devTokensPerMinute = auth.devTokensPerMinute();
   }
 
   /**
@@ -115,9 +132,6 @@ public final class Authenticator {
         // "accessToken" attribute.
         JsonObject claims = user.attributes().getJsonObject("accessToken", user.principal());
         Object sub = claims.getValue("sub");
-        if (!(sub instanceof String s) || !USER_ID.matcher(s).matches()) {
-          return Future.failedFuture(unauthorized("token has no valid 'sub'"));
-        }
         Object name = claims.getValue("name");
         Object topics = claims.getValue("topics");
         List<String> patterns = new ArrayList<>();
@@ -127,6 +141,18 @@ public final class Authenticator {
               patterns.add(str);
             }
           });
+        }
+        // A well-signed token whose claims are not text is bad input, not bad credentials: said
+        // as such, naming the claim, before any of it reaches a service or the database.
+        try {
+          claimText("sub", sub);
+          claimText("name", name);
+          patterns.forEach(p -> claimText("topics", p));
+        } catch (ServiceException e) {
+          return Future.failedFuture(e);
+        }
+        if (!(sub instanceof String s) || !validUserId(s)) {
+          return Future.failedFuture(unauthorized("token has no valid 'sub'"));
         }
         long exp = claims.getValue("exp") instanceof Number n ? n.longValue() : 0L;
         return Future.succeededFuture(
@@ -161,9 +187,54 @@ public final class Authenticator {
     return jwt.generateToken(claims, new JWTOptions().setAlgorithm("HS256").setExpiresInSeconds(DEV_TOKEN_SECONDS));
   }
 
-  /** True when {@code userId} is acceptable as a {@code sub}. */
+  /**
+   * The one rule for user ids, wherever one enters (a token's {@code sub}, {@code participantIds},
+   * a development token's {@code userId}): 1–128 characters, not {@code *}, and every character
+   * visible. Whitespace, control and format characters (zero-width space and joiners, bidi
+   * marks, the BOM), other invisible ones and unpaired surrogates are refused: two ids that look
+   * the same to people must not be two users, and {@code *} reads as "everyone". Ids starting
+   * with {@code ~} are the node's own principals ({@link Principal#BACKEND}, {@link Principal#NODE}).
+   */
   public static boolean validUserId(String userId) {
-    return userId != null && USER_ID.matcher(userId).matches();
+    if (userId == null || userId.isEmpty() || userId.length() > 128 || "*".equals(userId) || userId.startsWith("~")) {
+      return false;
+    }
+    return userId.codePoints().allMatch(Authenticator::visible);
+  }
+
+  private static boolean visible(int cp) {
+    if (Character.isWhitespace(cp) || Character.isSpaceChar(cp) || INVISIBLE.contains(cp)) {
+      return false;
+    }
+    int type = Character.getType(cp);
+    return type != Character.CONTROL && type != Character.FORMAT && type != Character.SURROGATE;
+  }
+
+  /**
+   * Takes one development token from the bucket of {@code address}: 0 when allowed, else the
+   * seconds to wait. {@code auth.devTokensPerMinute} per address, as a burst or spread out.
+   */
+  public long takeDevTokenSlot(String address) {
+    if (devTokenBuckets.size() > DEV_TOKEN_ADDRESSES) {
+      // Bounded: buckets that have refilled hold nothing worth keeping.
+      devTokenBuckets.values().removeIf(b -> {
+        synchronized (b) {
+          return b.isFull();
+        }
+      });
+    }
+    TokenBucket bucket = devTokenBuckets.computeIfAbsent(address,
+      a -> new TokenBucket(devTokensPerMinute / 60.0, devTokensPerMinute));
+    synchronized (bucket) {
+      return bucket.take();
+    }
+  }
+
+  private static void claimText(String claim, Object value) {
+    String problem = value instanceof String s ? Text.problem(s) : null;
+    if (problem != null) {
+      throw ServiceException.invalid("the token's '" + claim + "' claim " + problem);
+    }
   }
 
   private static ServiceException unauthorized(String message) {

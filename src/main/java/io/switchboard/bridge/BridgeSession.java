@@ -22,6 +22,7 @@ import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Optional;
@@ -128,7 +129,10 @@ final class BridgeSession {
     }
     JsonObject frame;
     try {
-      frame = new JsonObject(data);
+      // Parsed as text: Jackson's byte parser refuses an escaped lone surrogate in a field name as
+      // invalid UTF-8, which would leave the frame unanswered at its replyAddress; as text it
+      // parses, and the text rule then refuses it with an answer where the client waits for one.
+      frame = new JsonObject(data.toString(StandardCharsets.UTF_8));
     } catch (RuntimeException e) {
       refuse(BridgeFrames.INVALID_JSON, "malformed JSON: a frame must be a JSON object", null);
       return;

@@ -43,7 +43,7 @@ public final class ClusterDatabase {
             LOG.info("using the embedded PostgreSQL announced by the cluster");
             return Future.succeededFuture(new Resolved(announced, null));
           }
-          return vertx.<EmbeddedPostgres>executeBlocking(() -> Database.startEmbedded(config.dataDir()))
+          return vertx.<EmbeddedPostgres>executeBlocking(() -> Database.startEmbedded(config.dataDir(), config.db().embeddedDurable()))
             .compose(pg -> map.put(EMBEDDED_URL, Database.url(pg)).map(new Resolved(Database.url(pg), pg)));
         }))
         .eventually(() -> release(lock)));

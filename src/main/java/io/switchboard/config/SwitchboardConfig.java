@@ -32,16 +32,23 @@ public record SwitchboardConfig(
   String logFormat,
   JsonObject raw) {
 
-  /** {@code http.*}: the one HTTP port. */
-  public record Http(int port, String host, List<String> allowedOrigins) {
+  /**
+   * {@code http.*}: the one HTTP port, and how long a connection may take to send a request's
+   * headers, or stay idle between requests (streams excepted).
+   */
+  public record Http(int port, String host, List<String> allowedOrigins, int headerTimeoutSeconds,
+                     int idleTimeoutSeconds) {
   }
 
   /** {@code bridge.*}: the TCP event-bus bridge (0 = off). */
   public record Bridge(int tcpPort) {
   }
 
-  /** {@code db.*}: PostgreSQL; an empty url means the embedded database. */
-  public record Db(String url, int poolSize, int waitQueueSize, int connectTimeoutSeconds) {
+  /**
+   * {@code db.*}: PostgreSQL; an empty url means the embedded database, which is durable (fsync,
+   * synchronous commit) unless {@code embeddedDurable} is false (tests, for speed).
+   */
+  public record Db(String url, int poolSize, int waitQueueSize, int connectTimeoutSeconds, boolean embeddedDurable) {
     public boolean embedded() {
       return url.isBlank();
     }
@@ -80,7 +87,7 @@ public record SwitchboardConfig(
 
   /** {@code auth.*}: JWT verification, development tokens and API keys. */
   public record Auth(String jwtSecret, List<String> publicKeys, String issuer, String audience,
-                     int leewaySeconds, boolean devTokens, List<ApiKey> apiKeys) {
+                     int leewaySeconds, boolean devTokens, int devTokensPerMinute, List<ApiKey> apiKeys) {
   }
 
   /** {@code sse.*}. */
@@ -114,11 +121,13 @@ public record SwitchboardConfig(
     JsonObject limits = c.getJsonObject("limits");
     return new SwitchboardConfig(
       new Http(port(http, "http.port", "port", true), http.getString("host"),
-        strings(http, "http.allowedOrigins", "allowedOrigins")),
+        strings(http, "http.allowedOrigins", "allowedOrigins"),
+        positive(http, "http.headerTimeoutSeconds", "headerTimeoutSeconds"),
+        positive(http, "http.idleTimeoutSeconds", "idleTimeoutSeconds")),
       new Bridge(port(c.getJsonObject("bridge"), "bridge.tcpPort", "tcpPort", true)),
       new Db(db.getString("url"), positive(db, "db.poolSize", "poolSize"),
         positive(db, "db.waitQueueSize", "waitQueueSize"),
-        positive(db, "db.connectTimeoutSeconds", "connectTimeoutSeconds")),
+        positive(db, "db.connectTimeoutSeconds", "connectTimeoutSeconds"), db.getBoolean("embeddedDurable")),
       c.getJsonObject("data").getString("dir"),
       new Cluster(nonBlank(cluster, "cluster.name", "name"), nonBlank(cluster, "cluster.host", "host"),
         port(cluster, "cluster.port", "port", false), strings(cluster, "cluster.members", "members"),
@@ -128,7 +137,7 @@ public record SwitchboardConfig(
       new Auth(auth.getString("jwtSecret"), strings(auth, "auth.publicKeys", "publicKeys"),
         auth.getString("issuer"), auth.getString("audience"),
         nonNegative(auth, "auth.leewaySeconds", "leewaySeconds"), auth.getBoolean("devTokens"),
-        apiKeys(auth.getJsonArray("apiKeys"))),
+        positive(auth, "auth.devTokensPerMinute", "devTokensPerMinute"), apiKeys(auth.getJsonArray("apiKeys"))),
       strings(c.getJsonObject("topics"), "topics.public", "public"),
       new Sse(positive(sse, "sse.heartbeatSeconds", "heartbeatSeconds"),
         positive(sse, "sse.retryMillis", "retryMillis"),

@@ -44,6 +44,8 @@ public final class HttpVerticle extends VerticleBase {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
     Origins origins = new Origins(http.allowedOrigins());
+    // Before anything reads a parameter: every route's query string must be text.
+    router.route().handler(new QueryText());
     // Before the CORS handler: SockJS answers CORS itself, with credentials as its browser
     // client's XHR fallbacks require, once the bridge has checked the origin.
     new SockJsBridge(gateway, origins).mount(router);
@@ -68,7 +70,8 @@ public final class HttpVerticle extends VerticleBase {
     router.get("/metrics").handler(PrometheusScrapingHandler.create(node.metrics().registry()));
     // Last: the demo app, the operations page and the browser client, for paths nothing else took.
     new StaticSite().mount(router);
-    for (int status : new int[] {400, 401, 403, 404, 405, 413, 500, 503}) {
+    // Every error status a handler or Vert.x Web can produce gets the JSON body.
+    for (int status = 400; status < 600; status++) {
       router.errorHandler(status, HttpErrors::handle);
     }
     HttpServerOptions options = new HttpServerOptions()
@@ -87,8 +90,16 @@ public final class HttpVerticle extends VerticleBase {
       // No permessage-deflate: Vert.x gives Netty no bound on the inflated size, so a small
       // compressed frame could inflate to tens of MiB.
       .setPerMessageWebSocketCompressionSupported(false)
-      .setPerFrameWebSocketCompressionSupported(false);
-    server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http())).requestHandler(router);
+      .setPerFrameWebSocketCompressionSupported(false)
+      // HTTP/1.1 only: with cleartext HTTP/2 detection on, Vert.x hands a connection over only
+      // once its first request has been read, so a client trickling headers could never be
+      // timed (ConnectionGuard). Every transport here is HTTP/1.1; HTTP/2 belongs to a TLS proxy.
+      .setHttp2ClearTextEnabled(false);
+    ConnectionGuard guard = new ConnectionGuard(http.headerTimeoutSeconds(), http.idleTimeoutSeconds());
+    server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http()))
+      .connectionHandler(guard::watch)
+      .invalidRequestHandler(HttpErrors::invalidRequest)
+      .requestHandler(router);
     return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
   }
 

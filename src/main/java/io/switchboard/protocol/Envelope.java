@@ -66,16 +66,24 @@ public record Envelope(String type, JsonObject payload, String requestId, String
     return fromJson(json);
   }
 
-  /** Reads an envelope from a JSON object, checking field types. */
+  /**
+   * Reads an envelope from a JSON object, checking field types, and that every string in it is
+   * text ({@link Text}): the payload is checked whole, nested content included, so no service
+   * ever sees a NUL or an unpaired surrogate from a client.
+   */
   public static Envelope fromJson(JsonObject json) {
-    Object type = json.getValue("type");
-    if (!(type instanceof String t) || t.isBlank()) {
-      throw ServiceException.invalid("'type' must be a non-empty string");
-    }
-    Object payload = json.getValue("payload");
-    if (payload != null && !(payload instanceof JsonObject)) {
-      throw ServiceException.invalid("'payload' must be an object");
-    }
+    return read(json, true);
+  }
+
+  /**
+   * An envelope Switchboard wrote itself (a service's reply on the bus): its text was checked on
+   * the way in or comes from the database, so it is not scanned again on every reply.
+   */
+  public static Envelope fromBus(JsonObject json) {
+    return read(json, false);
+  }
+
+  private static Envelope read(JsonObject json, boolean clientInput) {
     Object requestId = json.getValue("requestId");
     if (requestId != null && !(requestId instanceof String)) {
       throw ServiceException.invalid("'requestId' must be a string");
@@ -83,6 +91,36 @@ public record Envelope(String type, JsonObject payload, String requestId, String
     if (requestId != null && ((String) requestId).length() > 128) {
       throw ServiceException.invalid("'requestId' must be at most 128 characters");
     }
+    if (clientInput) {
+      Text.check("requestId", (String) requestId);
+    }
+    Object type = json.getValue("type");
+    if (!(type instanceof String t) || t.isBlank()) {
+      throw ServiceException.invalid("'type' must be a non-empty string");
+    }
+    if (clientInput) {
+      Text.check("type", t);
+    }
+    Object payload = json.getValue("payload");
+    if (payload != null && !(payload instanceof JsonObject)) {
+      throw ServiceException.invalid("'payload' must be an object");
+    }
+    if (clientInput) {
+      Text.checkJson("payload", payload);
+    }
     return new Envelope(t, payload == null ? new JsonObject() : (JsonObject) payload, (String) requestId, null);
+  }
+
+  /**
+   * The {@code requestId} of an envelope that {@link #parse} refused, when it has a usable one, so
+   * that the error still answers the command it refuses (SPEC §2); else null.
+   */
+  public static String requestIdOf(String text) {
+    try {
+      return new JsonObject(text).getValue("requestId") instanceof String id
+        && id.length() <= 128 && Text.problem(id) == null ? id : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 }

@@ -40,7 +40,7 @@ public final class CommandClient {
       System.currentTimeMillis() + TIMEOUT_MS);
     return vertx.eventBus().<JsonObject>request(Addresses.command(type), cmd.toJson(), options)
       .transform(ar -> ar.succeeded()
-        ? Future.succeededFuture(Envelope.fromJson(ar.result().body()))
+        ? Future.succeededFuture(Envelope.fromBus(ar.result().body()))
         : Future.failedFuture(ServiceException.from(ar.cause())));
   }
 }

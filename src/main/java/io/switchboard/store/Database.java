@@ -1,5 +1,6 @@
 package io.switchboard.store;
 
+import io.switchboard.StartException;
 import io.switchboard.config.SwitchboardConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /** The PostgreSQL pool of a node, and the embedded PostgreSQL used when {@code db.url} is empty. */
@@ -70,18 +72,61 @@ public final class Database {
 
   /**
    * Starts (blocking: call it off the event loop) an embedded PostgreSQL keeping its files in
-   * {@code <dataDir>/postgres}, so a restarted node finds its data again.
+   * {@code <dataDir>/postgres}, so a restarted node finds its data again. A server left running
+   * there by a node that was killed is stopped first; a directory another running node holds
+   * stops the start, saying so.
    */
-  public static EmbeddedPostgres startEmbedded(String dataDir) throws IOException {
-    Path dir = Path.of(dataDir, "postgres").toAbsolutePath();
-    Files.createDirectories(dir);
-    EmbeddedPostgres pg = EmbeddedPostgres.builder()
+  public static EmbeddedPostgres startEmbedded(String dataDir, boolean durable) {
+    Path dir = Path.of(dataDir, "postgres").toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new StartException("cannot create " + dir + " (data.dir): " + StartException.describe(e), e);
+    }
+    EmbeddedDirectory.reclaim(dir);
+    try {
+      EmbeddedPostgres pg = embeddedBuilder(dir, durable)
+        .setCleanDataDirectory(false)
+        // A server recovering after a crash, on a loaded machine, can take longer than zonky's 10 s.
+        .setPGStartupWait(Duration.ofSeconds(60))
+        .start();
+      LOG.info("embedded PostgreSQL started on 127.0.0.1:{} with data in {}{}", pg.getPort(), dir,
+        durable ? "" : " (not durable: fsync and synchronous_commit off)");
+      return pg;
+    } catch (IOException | RuntimeException e) {
+      throw new StartException("cannot start the embedded PostgreSQL in " + dir + " (data.dir): "
+        + StartException.describe(e), e);
+    }
+  }
+
+  /**
+   * The one description of an embedded PostgreSQL server, for nodes and for the tests' database.
+   * zonky's defaults suit throwaway test databases and nothing else: it starts PostgreSQL with
+   * {@code -F} (no fsync) and {@code synchronous_commit=off}, so an OS crash could lose
+   * acknowledged messages or corrupt the files. {@code durable} turns fsync, synchronous commit
+   * and full-page writes on; PostgreSQL applies the {@code -c} settings after {@code -F}, so they
+   * win. Only tests turn it off ({@code db.embeddedDurable}).
+   */
+  public static EmbeddedPostgres.Builder embeddedBuilder(Path dir, boolean durable) {
+    EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
       .setDataDirectory(dir)
-      .setCleanDataDirectory(false)
-      .setServerConfig("max_connections", "300")
-      .start();
-    LOG.info("embedded PostgreSQL started on 127.0.0.1:{} with data in {}", pg.getPort(), dir);
-    return pg;
+      .setServerConfig("max_connections", "300");
+    if (durable) {
+      builder.setServerConfig("fsync", "on")
+        .setServerConfig("synchronous_commit", "on")
+        .setServerConfig("full_page_writes", "on");
+    }
+    return builder;
+  }
+
+  /** Where a pg-client URL points, without its credentials: {@code host:port/database}. */
+  public static String describe(String url) {
+    try {
+      PgConnectOptions options = PgConnectOptions.fromUri(url);
+      return options.getHost() + ":" + options.getPort() + "/" + options.getDatabase();
+    } catch (RuntimeException e) {
+      return "an unreadable URL";
+    }
   }
 
   /** The pg-client URL of an embedded PostgreSQL. */

@@ -13,14 +13,17 @@ import java.time.OffsetDateTime;
 public final class Db {
 
   private static final Logger LOG = LoggerFactory.getLogger(Db.class);
+  /** untranslatable_character (a NUL in jsonb) and character_not_in_repertoire (a NUL in text). */
+  private static final java.util.Set<String> UNSTORABLE_TEXT = java.util.Set.of("22P05", "22021");
 
   private Db() {
   }
 
   /**
    * Maps a database failure to a client-facing one. Connection problems, a full pool queue or
-   * a database shutting down are {@code unavailable} (nothing was committed, retry later);
-   * anything else from PostgreSQL is a bug, logged here once and answered as {@code internal}.
+   * a database shutting down are {@code unavailable} (nothing was committed, retry later); text
+   * PostgreSQL cannot store is {@code invalid_request}; anything else from PostgreSQL is a bug,
+   * logged here once and answered as {@code internal}.
    */
   public static <T> Future<T> failure(Throwable t) {
     if (t instanceof ServiceException) {
@@ -28,6 +31,12 @@ public final class Db {
     }
     if (t instanceof PgException pg) {
       String state = pg.getSqlState() == null ? "" : pg.getSqlState();
+      if (UNSTORABLE_TEXT.contains(state)) {
+        // A backstop: the edges refuse such text (protocol/Text), so this means one was missed.
+        LOG.warn("text PostgreSQL cannot store reached the database: {} ({})", pg.getMessage(), state);
+        return Future.failedFuture(ServiceException.invalid("the request contains text that cannot be stored"
+          + " (a NUL character or invalid Unicode)"));
+      }
       if (state.startsWith("08") || state.startsWith("57") || state.startsWith("53")) {
         LOG.warn("database unavailable: {} ({})", pg.getMessage(), state);
         return Future.failedFuture(new ServiceException(ErrorCode.UNAVAILABLE, "database unavailable, try again"));

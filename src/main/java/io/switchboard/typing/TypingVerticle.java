@@ -146,7 +146,10 @@ public final class TypingVerticle extends ServiceVerticle {
       } else if (after.isEmpty()) {
         written = state.removeIfPresent(conv, current);
       } else {
-        written = state.replaceIfPresent(conv, current, after, ttlMs * 4);
+        // Without a TTL: the cluster map (vertx-hazelcast) implements no compare-and-set with
+        // one, and failed every second typist and every refresh as internal. The entry keeps
+        // the expiry it was created with; users' own expiries are in the value.
+        written = state.replaceIfPresent(conv, current, after);
       }
       return written.compose(ok -> {
         if (!ok) {

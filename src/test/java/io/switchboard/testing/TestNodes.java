@@ -82,7 +82,10 @@ public final class TestNodes {
       }
       JsonObject base = new JsonObject()
         .put("http", new JsonObject().put("port", freePort()).put("host", "127.0.0.1"))
-        .put("db", new JsonObject().put("url", TestDb.url()))
+        // Every test mints its users' tokens from 127.0.0.1; the throttle has its own test.
+        .put("auth", new JsonObject().put("devTokensPerMinute", 1_000_000))
+        // Embedded databases of test nodes (db.url overridden to empty) opt out of fsync, as TestDb's.
+        .put("db", new JsonObject().put("url", TestDb.url()).put("embeddedDurable", false))
         .put("cluster", new JsonObject()
           .put("name", name)
           .put("port", basePort)
@@ -103,6 +106,7 @@ public final class TestNodes {
       env.put("SWITCHBOARD_CLUSTER_NAME", name);
       env.put("SWITCHBOARD_CLUSTER_PORT", String.valueOf(c.cluster().port()));
       env.put("SWITCHBOARD_CLUSTER_MEMBERS", new JsonArray(c.cluster().members()).encode());
+      env.put("SWITCHBOARD_AUTH_DEVTOKENSPERMINUTE", String.valueOf(c.auth().devTokensPerMinute()));
       extra.forEach(e -> env.put(e.getKey(), String.valueOf(e.getValue())));
       return env;
     }

@@ -12,6 +12,7 @@ import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.Fields;
 import io.switchboard.protocol.ServiceException;
+import io.switchboard.protocol.Text;
 import io.switchboard.protocol.Types;
 import io.switchboard.service.CommandClient;
 import io.vertx.core.Future;
@@ -277,12 +278,21 @@ public final class RestApi {
       .end(envelope.payload().toBuffer());
   }
 
+  /** {@code POST /api/auth/dev-token}, throttled per client address ({@code auth.devTokensPerMinute}). */
   private void devToken(RoutingContext ctx) {
+    var remote = ctx.request().remoteAddress();
+    long retry = auth.takeDevTokenSlot(remote == null ? "" : remote.host());
+    if (retry > 0) {
+      ctx.response().putHeader("Retry-After", String.valueOf(retry));
+      HttpErrors.send(ctx, new ServiceException(ErrorCode.RATE_LIMITED,
+        "too many development tokens from this address; retry in " + retry + " s"));
+      return;
+    }
     try {
       JsonObject b = body(ctx);
       String userId = Fields.requiredString(b, "userId", 128);
       if (!Authenticator.validUserId(userId)) {
-        throw ServiceException.invalid("'userId' must be 1-128 characters without spaces or control characters");
+        throw ServiceException.invalid("'userId' " + Authenticator.USER_ID_RULE);
       }
       String name = Fields.optionalString(b, "name", 200);
       ctx.response().setStatusCode(201)
@@ -302,6 +312,7 @@ public final class RestApi {
     try {
       Object value = io.vertx.core.json.Json.decodeValue(buffer);
       if (value instanceof JsonObject obj) {
+        Text.checkJson("", obj);
         return obj;
       }
     } catch (DecodeException e) {

@@ -48,7 +48,10 @@ public final class WsHandler implements Handler<RoutingContext> {
   public void handle(RoutingContext ctx) {
     HttpServerRequest request = ctx.request();
     if (!request.canUpgradeToWebSocket()) {
-      HttpErrors.send(ctx, ServiceException.invalid("this endpoint needs a WebSocket upgrade"));
+      // HTTP's answer to a plain request for a protocol endpoint: 426 naming the protocol.
+      ctx.response().putHeader("Upgrade", "websocket").putHeader("Connection", "Upgrade");
+      HttpErrors.send(ctx.response(), 426,
+        ServiceException.invalid("this endpoint speaks the WebSocket protocol: send an Upgrade: websocket request"));
       return;
     }
     boolean originOk = origins.allowed(request.getHeader("Origin"));
@@ -158,7 +161,7 @@ public final class WsHandler implements Handler<RoutingContext> {
       env = Envelope.parse(text);
     } catch (ServiceException e) {
       session.refused();
-      session.reply(Envelope.error(e, null));
+      session.reply(Envelope.error(e, Envelope.requestIdOf(text)));
       return;
     }
     session.accepted();
