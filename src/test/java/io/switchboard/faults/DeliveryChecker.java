@@ -87,6 +87,9 @@ final class DeliveryChecker {
   private final Map<Violation, AtomicLong> violations = new ConcurrentHashMap<>();
   private final Map<Violation, List<String>> examples = new ConcurrentHashMap<>();
   private final Map<Integer, Track> tracks = new ConcurrentHashMap<>();
+  private final Object lagLock = new Object();
+  private long[] lags = new long[4096];
+  private int lagCount;
 
   /** What one client has been given, per conversation. */
   private static final class Track {
@@ -191,6 +194,34 @@ final class DeliveryChecker {
 
   synchronized List<Resume> resumes() {
     return List.copyOf(resumes);
+  }
+
+  /**
+   * A message's way from its commit ({@code createdAt}, stamped by PostgreSQL; one machine, one
+   * clock) to a client's stream, in ms.
+   */
+  void lag(long millis) {
+    synchronized (lagLock) {
+      if (lagCount == lags.length) {
+        lags = java.util.Arrays.copyOf(lags, lags.length * 2);
+      }
+      lags[lagCount++] = millis;
+    }
+  }
+
+  /** Delivery lags at the given quantiles (0.5, 0.99, 1.0 …), in ms. */
+  long[] lagQuantiles(double... quantiles) {
+    long[] sorted;
+    synchronized (lagLock) {
+      sorted = java.util.Arrays.copyOf(lags, lagCount);
+    }
+    java.util.Arrays.sort(sorted);
+    long[] out = new long[quantiles.length];
+    for (int i = 0; i < quantiles.length; i++) {
+      out[i] = sorted.length == 0 ? 0
+        : sorted[(int) Math.min(sorted.length - 1, Math.ceil(quantiles[i] * sorted.length) - 1)];
+    }
+    return out;
   }
 
   /** An item on one of a client's streams (live or replayed). */

@@ -58,7 +58,6 @@ final class Harness implements AutoCloseable {
     Map.entry("SWITCHBOARD_LIMITS_COMMANDSPERSECOND", "100000"),
     Map.entry("SWITCHBOARD_LIMITS_COMMANDBURST", "100000"));
 
-  private static final Duration START = Duration.ofSeconds(120);
 
   private final RestartablePostgres pg;
   private final List<NodeProcess> nodes;
@@ -104,7 +103,7 @@ final class Harness implements AutoCloseable {
       h = new Harness(pg, nodes, dataDir);
       nodes.forEach(NodeProcess::start);
       for (NodeProcess n : nodes) {
-        n.awaitHealthy(START, count);
+        n.awaitHealthy(Duration.ofSeconds(Knobs.nodeStartSeconds()), count);
       }
       return h;
     } catch (IOException e) {
@@ -159,7 +158,7 @@ final class Harness implements AutoCloseable {
   JsonObject restart(int i) {
     NodeProcess n = nodes.get(i);
     n.start();
-    return n.awaitHealthy(START, nodes.size());
+    return n.awaitHealthy(Duration.ofSeconds(Knobs.nodeStartSeconds()), nodes.size());
   }
 
   /** Waits until every running, unfrozen node answers health 200 and sees {@code size} members. */

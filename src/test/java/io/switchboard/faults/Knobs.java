@@ -52,7 +52,7 @@ final class Knobs {
 
   /** Client-side timeout of one send attempt. */
   static long sendTimeoutMs() {
-    return integer("faults.sendTimeoutMs", 20_000);
+    return integer("faults.sendTimeoutMs", 10_000);
   }
 
   /** Client-side timeout of a send attempt that probes a node the sender left after a failure. */
@@ -98,6 +98,11 @@ final class Knobs {
   /** How long the storm's clients may take to be connected, before and after the kill. */
   static int stormSeconds() {
     return integer("faults.storm.seconds", 90);
+  }
+
+  /** How long a node process may take to serve in a full cluster (a loaded machine starts JVMs slowly). */
+  static int nodeStartSeconds() {
+    return integer("faults.nodeStartSeconds", 180);
   }
 
   /** JVM options of each node process. */

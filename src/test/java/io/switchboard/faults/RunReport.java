@@ -44,6 +44,9 @@ final class RunReport {
         + "from history; resync_required %d%n", acks.size(), committed, counters.getOrDefault("deliveries", 0L),
       counters.getOrDefault("history loads", 0L), counters.getOrDefault("resyncs", 0L)));
 
+    long[] lag = checker.lagQuantiles(0.5, 0.99, 1.0);
+    sb.append(String.format(Locale.ROOT, "delivery lag (commit → client stream, live and replayed): p50 %d ms, "
+      + "p99 %d ms, max %d ms%n", lag[0], lag[1], lag[2]));
     List<Resume> resumes = checker.resumes();
     long maxOutage = 0;
     long lastAfterFault = -1;

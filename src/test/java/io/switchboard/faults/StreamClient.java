@@ -269,6 +269,14 @@ abstract class StreamClient {
           if (seq > 0) {
             String conv = payload.getString("conversationId");
             String id = "message_received".equals(type) ? payload.getString("id") : null;
+            String created = payload.getString("createdAt");
+            if (id != null && created != null) {
+              try {
+                checker.lag(System.currentTimeMillis() - java.time.Instant.parse(created).toEpochMilli());
+              } catch (java.time.format.DateTimeParseException e) {
+                checker.count("unparsable createdAt");
+              }
+            }
             checker.streamDelivery(index, conv, seq, id, " (" + transport() + " client on node " + node + ")");
             onDurable(conv, seq);
           }
