@@ -122,10 +122,27 @@ abstract class FaultScenario {
   }
 
   /**
+   * Runs a scenario's {@code body} (staging and fault), then {@link #finish}es it. A scenario that
+   * breaks off still writes a report with what it saw and why it stopped.
+   */
+  protected void scenario(String name, String title, Runnable body) {
+    try {
+      body.run();
+    } catch (RuntimeException | AssertionError e) {
+      String report = "== " + title + ": ABORTED ==\n" + e + "\n"
+        + (population == null ? "" : RunReport.build(title, population, harness, checker, -1, -1, checks, notes));
+      RunReport.write(name, report);
+      System.out.println(report);
+      throw e;
+    }
+    finish(name, title);
+  }
+
+  /**
    * Stops the senders, reads every group's history, waits for the clients to hold all of it,
    * judges, writes the report and fails on any violation or failed check.
    */
-  protected void finish(String name, String title) {
+  private void finish(String name, String title) {
     population.stopSending();
     checker.mark("senders stopped");
     Map<String, TreeMap<Long, History>> committed = readHistory();

@@ -66,6 +66,7 @@ final class Harness implements AutoCloseable {
   private final HttpClient rest;
   private final HttpClient sse;
   private final WebSocketClient ws;
+  private final List<String> incidents = java.util.Collections.synchronizedList(new ArrayList<>());
 
   private Harness(RestartablePostgres pg, List<NodeProcess> nodes, Path dataDir) {
     this.pg = pg;
@@ -102,8 +103,8 @@ final class Harness implements AutoCloseable {
       }
       h = new Harness(pg, nodes, dataDir);
       nodes.forEach(NodeProcess::start);
-      for (NodeProcess n : nodes) {
-        n.awaitHealthy(Duration.ofSeconds(Knobs.nodeStartSeconds()), count);
+      for (int i = 0; i < count; i++) {
+        h.awaitStarted(i);
       }
       return h;
     } catch (IOException e) {
@@ -156,9 +157,37 @@ final class Harness implements AutoCloseable {
 
   /** Starts node {@code i} again (after a kill or a stop) and waits until it serves in a cluster of all. */
   JsonObject restart(int i) {
+    nodes.get(i).start();
+    return awaitStarted(i);
+  }
+
+  /**
+   * Waits for a started node to serve in a cluster of all. One that is still running but not
+   * serving after {@link Knobs#nodeStartSeconds()} is killed and started once more, as a
+   * supervisor's startup probe would; the report names it ({@link #incidents()}).
+   */
+  private JsonObject awaitStarted(int i) {
     NodeProcess n = nodes.get(i);
-    n.start();
-    return n.awaitHealthy(Duration.ofSeconds(Knobs.nodeStartSeconds()), nodes.size());
+    Duration bound = Duration.ofSeconds(Knobs.nodeStartSeconds());
+    try {
+      return n.awaitHealthy(bound, nodes.size());
+    } catch (AssertionError stuck) {
+      if (!n.isAlive()) {
+        throw stuck;
+      }
+      incidents.add(n.name() + " (pid " + n.pid() + ") was not serving " + bound.toSeconds()
+        + " s after its start; killed and started again. Its log (" + n.log() + ") ends:\n" + n.logTail(12));
+      n.kill();
+      n.start();
+      return n.awaitHealthy(bound, nodes.size());
+    }
+  }
+
+  /** What the harness had to do that a scenario did not ask for (a node restarted by its startup bound). */
+  List<String> incidents() {
+    synchronized (incidents) {
+      return List.copyOf(incidents);
+    }
   }
 
   /** Waits until every running, unfrozen node answers health 200 and sees {@code size} members. */

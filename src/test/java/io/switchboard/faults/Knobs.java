@@ -100,9 +100,12 @@ final class Knobs {
     return integer("faults.storm.seconds", 90);
   }
 
-  /** How long a node process may take to serve in a full cluster (a loaded machine starts JVMs slowly). */
+  /**
+   * How long a node process may take to serve in a full cluster (a loaded machine starts JVMs
+   * slowly); one that does not is killed and started once more.
+   */
   static int nodeStartSeconds() {
-    return integer("faults.nodeStartSeconds", 180);
+    return integer("faults.nodeStartSeconds", 120);
   }
 
   /** JVM options of each node process. */

@@ -22,31 +22,32 @@ class ReconnectStormFaultTest extends FaultScenario {
   @Timeout(value = 900, unit = TimeUnit.SECONDS)
   @DisplayName("a storm of clients on one node, then that node killed: all connect, all resume on the others")
   void stormThenKill() {
-    int clients = Knobs.stormClients();
-    int perClient = Knobs.conversationsPerClient();
-    int groups = Math.max(1, clients * perClient / Knobs.stormGroupSize());
-    int target = 0;
-    Duration bound = Duration.ofSeconds(Knobs.stormSeconds());
-    prepare(3, Map.of(), new Population.Plan(clients, groups, perClient, Knobs.stormSendersPerNode(), i -> target));
+    scenario("5-reconnect-storm", "Scenario 5: " + Knobs.stormClients() + " clients storm one node, then it is killed", () -> {
+      int clients = Knobs.stormClients();
+      int perClient = Knobs.conversationsPerClient();
+      int groups = Math.max(1, clients * perClient / Knobs.stormGroupSize());
+      int target = 0;
+      Duration bound = Duration.ofSeconds(Knobs.stormSeconds());
+      prepare(3, Map.of(), new Population.Plan(clients, groups, perClient, Knobs.stormSendersPerNode(), i -> target));
 
-    checker.mark("storm");
-    long stormAt = checker.now();
-    population.connectAll(true);
-    boolean allIn = within(bound, () -> population.liveCount() == clients);
-    check(allIn, "all %d clients opened their streams on node-%d %s", clients, target,
-      allIn ? "within " + RunReport.seconds(checker.now() - stormAt)
-        : "NOT within " + bound + " (" + population.liveCount() + " connected)");
-    JsonObject health = harness.node(target).health();
-    note("node-%d after the storm: %s", target, health == null ? "no health answer" : health.getValue("connections"));
-    population.unpinAll();
-    startTraffic();
+      checker.mark("storm");
+      long stormAt = checker.now();
+      population.connectAll(true);
+      boolean allIn = within(bound, () -> population.liveCount() == clients);
+      check(allIn, "all %d clients opened their streams on node-%d %s", clients, target,
+        allIn ? "within " + RunReport.seconds(checker.now() - stormAt)
+          : "NOT within " + bound + " (" + population.liveCount() + " connected)");
+      JsonObject health = harness.node(target).health();
+      note("node-%d after the storm: %s", target, health == null ? "no health answer" : health.getValue("connections"));
+      population.unpinAll();
+      startTraffic();
 
-    checker.mark("fault");
-    harness.node(target).kill();
-    // Every client, connected in the storm or not, must end up on a survivor.
-    awaitMovedOff(population.clients, target, bound, "kill -9 after the storm");
-    checker.mark("recovered");
-    steady("after the kill");
-    finish("5-reconnect-storm", "Scenario 5: " + clients + " clients storm one node, then it is killed");
+      checker.mark("fault");
+      harness.node(target).kill();
+      // Every client, connected in the storm or not, must end up on a survivor.
+      awaitMovedOff(population.clients, target, bound, "kill -9 after the storm");
+      checker.mark("recovered");
+      steady("after the kill");
+    });
   }
 }

@@ -23,27 +23,28 @@ class RollingRestartFaultTest extends FaultScenario {
   @Timeout(value = 600, unit = TimeUnit.SECONDS)
   @DisplayName("a rolling restart (SIGTERM, start again) of all three nodes loses and repeats nothing")
   void rollingRestart() {
-    stage(3, Map.of(), Population.Plan.spread(3), false, Duration.ofSeconds(60));
-    startTraffic();
-    checker.mark("fault");
-    for (int node = 0; node < harness.size(); node++) {
-      List<StreamClient> affected = population.liveOn(node);
-      checker.mark("SIGTERM node-" + node);
-      long termAt = checker.now();
-      boolean exited = harness.node(node).terminate(EXIT);
-      check(exited, "node-%d exited after SIGTERM %s", node,
-        exited ? "within " + RunReport.seconds(checker.now() - termAt) : "NOT within " + EXIT);
-      if (!exited) {
-        harness.node(node).kill();
+    scenario("3-rolling-restart", "Scenario 3: rolling restart of all three nodes", () -> {
+      stage(3, Map.of(), Population.Plan.spread(3), false, Duration.ofSeconds(60));
+      startTraffic();
+      checker.mark("fault");
+      for (int node = 0; node < harness.size(); node++) {
+        List<StreamClient> affected = population.liveOn(node);
+        checker.mark("SIGTERM node-" + node);
+        long termAt = checker.now();
+        boolean exited = harness.node(node).terminate(EXIT);
+        check(exited, "node-%d exited after SIGTERM %s", node,
+          exited ? "within " + RunReport.seconds(checker.now() - termAt) : "NOT within " + EXIT);
+        if (!exited) {
+          harness.node(node).kill();
+        }
+        awaitMovedOff(affected, node, Duration.ofSeconds(30), "drain");
+        harness.restart(node);
+        harness.awaitCluster(3, Duration.ofSeconds(60));
+        checker.mark("node-" + node + " back");
+        sendHome(node, Duration.ofSeconds(30));
+        steady("after restarting node-" + node);
       }
-      awaitMovedOff(affected, node, Duration.ofSeconds(30), "drain");
-      harness.restart(node);
-      harness.awaitCluster(3, Duration.ofSeconds(60));
-      checker.mark("node-" + node + " back");
-      sendHome(node, Duration.ofSeconds(30));
-      steady("after restarting node-" + node);
-    }
-    checker.mark("recovered");
-    finish("3-rolling-restart", "Scenario 3: rolling restart of all three nodes");
+      checker.mark("recovered");
+    });
   }
 }

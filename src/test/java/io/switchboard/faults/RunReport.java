@@ -88,6 +88,7 @@ final class RunReport {
     checker.marks().forEach(m -> sb.append(' ').append(m.what()).append(' ').append(checker.clock(m.at())).append(';'));
     sb.append('\n');
     notes.forEach(n -> sb.append(n).append('\n'));
+    harness.incidents().forEach(i -> sb.append("HARNESS: ").append(i).append('\n'));
     checks.forEach(c -> sb.append(c).append('\n'));
     if (violations.isEmpty()) {
       sb.append("checker: clean (no loss, duplicate, inversion, silent gap or double answer)\n");
