@@ -261,6 +261,15 @@ final class DeliveryChecker {
     }
   }
 
+  /** A stream opened without a cursor after sending began: it starts at a snapshot, so may jump. */
+  void freshStart(int client) {
+    count("fresh starts");
+    Track t = tracks.get(client);
+    synchronized (t) {
+      t.excused.addAll(t.conversations);
+    }
+  }
+
   /** An item the client loaded over REST after a resync (or on its first connect). */
   void historyDelivery(int client, String conv, long seq, String messageId) {
     count("history loads");

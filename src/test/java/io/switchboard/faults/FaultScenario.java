@@ -56,11 +56,21 @@ abstract class FaultScenario {
     steady("before the fault");
   }
 
-  /** Waits until {@link Knobs#steadyMessages()} more sends have been acknowledged. */
-  protected void steady(String when) {
-    int target = checker.ackCount() + Knobs.steadyMessages();
-    Harness.awaitCondition(Knobs.steadyMessages() + " more acknowledged sends " + when + " (" + checker.ackCount()
-      + " so far)", Duration.ofSeconds(90), () -> checker.ackCount() >= target);
+  /**
+   * Waits until {@link Knobs#steadyMessages()} more sends have been acknowledged (at most 60 s);
+   * traffic that does not flow is a failed check, and the scenario goes on.
+   */
+  protected boolean steady(String when) {
+    int before = checker.ackCount();
+    int target = before + Knobs.steadyMessages();
+    long start = checker.now();
+    boolean flowing = within(Duration.ofSeconds(60), () -> checker.ackCount() >= target);
+    if (!flowing) {
+      check(false, "traffic flows %s: only %d acknowledged sends in 60 s", when, checker.ackCount() - before);
+    } else {
+      note("%d sends acknowledged in %s %s", Knobs.steadyMessages(), RunReport.seconds(checker.now() - start), when);
+    }
+    return flowing;
   }
 
   /** Records a scenario check; all are asserted in {@link #finish}. */

@@ -50,7 +50,6 @@ final class Harness implements AutoCloseable {
     // Heartbeats and pings often enough for clients to notice a frozen node within seconds.
     Map.entry("SWITCHBOARD_SSE_HEARTBEATSECONDS", "2"),
     Map.entry("SWITCHBOARD_WS_PINGSECONDS", "2"),
-    Map.entry("SWITCHBOARD_SSE_RETRYMILLIS", "1000"),
     Map.entry("SWITCHBOARD_SHUTDOWN_DRAINSECONDS", "5"),
     // Rate limits have their own tests; here they would only add 429s to every figure.
     Map.entry("SWITCHBOARD_LIMITS_MESSAGESPERSECOND", "100000"),

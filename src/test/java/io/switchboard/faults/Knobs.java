@@ -97,7 +97,7 @@ final class Knobs {
 
   /** How long the storm's clients may take to be connected, before and after the kill. */
   static int stormSeconds() {
-    return integer("faults.storm.seconds", 90);
+    return integer("faults.storm.seconds", 60);
   }
 
   /**

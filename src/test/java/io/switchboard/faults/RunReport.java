@@ -72,13 +72,16 @@ final class RunReport {
       }
     }
     Map<String, Integer> outcomes = new TreeMap<>();
+    Map<String, Integer> allOutcomes = new TreeMap<>();
     for (Attempt at : checker.attempts()) {
+      allOutcomes.merge(at.outcome(), 1, Integer::sum);
       if (fault >= 0 && at.end() >= fault && at.start() <= windowEnd) {
         outcomes.merge(at.outcome(), 1, Integer::sum);
       }
     }
     sb.append(String.format(Locale.ROOT, "sends: max latency (first attempt → ack) %s during the fault, %s over the "
-      + "run; attempts during the fault %s%n", seconds(maxSend), seconds(maxSendAll), outcomes));
+      + "run; attempts during the fault %s, over the run %s%n", seconds(maxSend), seconds(maxSendAll), outcomes,
+      allOutcomes));
     sb.append("clients: ").append(filter(counters, k -> k.startsWith("lost: ") || k.startsWith("close ")
       || k.startsWith("reloads") || k.equals("opens") || k.equals("resumes") || k.equals("moves")
       || k.equals("try-again answers") || k.equals("reconnect events"))).append('\n');

@@ -23,7 +23,7 @@ import java.util.List;
 final class SseStreamClient extends StreamClient {
 
   private String lastEventId;
-  private long retryMs = 1000;
+  private long retryMs = 3000;
   private long tryAgainMs = -1;
   private HttpClientRequest request;
 
@@ -97,6 +97,11 @@ final class SseStreamClient extends StreamClient {
       return new Loss("try again", tryAgainMs);
     }
     return new Loss("stream ended", retryMs);
+  }
+
+  @Override
+  protected boolean hasCursor() {
+    return lastEventId != null;
   }
 
   @Override

@@ -53,7 +53,7 @@ abstract class StreamClient {
   private long headAt;
   private long lastHeard;
   private long lostAt = -1;
-  private boolean everConnected;
+  private boolean freshOpen;
   private long reconnectTimer = -1;
 
   // Read by the test thread and the watchdog.
@@ -81,6 +81,9 @@ abstract class StreamClient {
 
   /** Drops whatever connection the current attempt holds. */
   protected abstract void closeTransport();
+
+  /** Whether the next open resumes from a cursor (else it starts at a fresh snapshot). */
+  protected abstract boolean hasCursor();
 
   /** Called on {@code connected} before anything else of the stream (WebSocket: the session). */
   protected void onConnectedPayload(JsonObject payload) {
@@ -163,6 +166,7 @@ abstract class StreamClient {
     attemptStarted = System.nanoTime();
     lastHeard = attemptStarted;
     checker.count("opens");
+    freshOpen = !hasCursor();
     open(target, gen);
   }
 
@@ -297,13 +301,12 @@ abstract class StreamClient {
       checker.count("resumes");
       lostAt = -1;
     }
-    if (!everConnected) {
-      everConnected = true;
-      // A first stream opened after sending began starts at a snapshot the client cannot see:
-      // like an application starting up, it loads the history it does not have.
-      if (population.sendingStarted()) {
-        reload("first connect");
-      }
+    if (freshOpen && population.sendingStarted()) {
+      // A stream opened without a cursor after sending began starts at a snapshot the client
+      // cannot see: like an application starting up, it loads the history it does not have,
+      // and its first item of each conversation may come after a jump.
+      checker.freshStart(index);
+      reload("fresh start");
     }
   }
 

@@ -126,6 +126,11 @@ final class WsStreamClient extends StreamClient {
   }
 
   @Override
+  protected boolean hasCursor() {
+    return sessionId != null;
+  }
+
+  @Override
   protected void closeTransport() {
     ClientWebSocket ws = socket;
     socket = null;

@@ -204,12 +204,12 @@ public final class NodeProcess implements AutoCloseable {
 
   /**
    * {@code GET /api/health} of this node: its JSON body (with the HTTP status as {@code httpStatus}),
-   * or null when it does not answer within two seconds.
+   * or null when it does not answer within five seconds (the node itself gives its database check two).
    */
   public JsonObject health() {
     try {
       HttpResponse<String> r = PROBE.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + httpPort
-          + "/api/health")).timeout(Duration.ofSeconds(2)).GET().build(),
+          + "/api/health")).timeout(Duration.ofSeconds(5)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
       JsonObject body = r.body().isBlank() ? new JsonObject() : new JsonObject(r.body());
       return body.put("httpStatus", r.statusCode());
