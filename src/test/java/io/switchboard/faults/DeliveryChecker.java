@@ -355,6 +355,20 @@ final class DeliveryChecker {
       }
       items.values().forEach(h -> sameMessage(e.getKey(), h.seq(), h.messageId(), "history"));
     }
+    // A retried send must never have committed twice: one clientMessageId, one message.
+    Map<String, History> byClientId = new HashMap<>();
+    for (TreeMap<Long, History> items : committed.values()) {
+      for (History h : items.values()) {
+        if (h.clientMessageId() == null) {
+          continue;
+        }
+        History before = byClientId.putIfAbsent(h.clientMessageId(), h);
+        if (before != null) {
+          violation(Violation.CMID_TWO_MESSAGES, h.clientMessageId() + " committed twice: #" + before.seq() + " "
+            + before.messageId() + " and #" + h.seq() + " " + h.messageId());
+        }
+      }
+    }
     Map<String, Ack> byCmid = new HashMap<>(acks);
     Set<String> ackedKeys = ConcurrentHashMap.newKeySet();
     for (Ack a : byCmid.values()) {

@@ -75,7 +75,7 @@ final class Sender {
     JsonObject body = new JsonObject()
       .put("content", "m " + index + "/" + n)
       .put("clientMessageId", cmid);
-    attempt(conv, cmid, body, checker.now());
+    attempt(conv, cmid, body, checker.now(), 0);
   }
 
   private int target() {
@@ -86,7 +86,7 @@ final class Sender {
     return preferred;
   }
 
-  private void attempt(String conv, String cmid, JsonObject body, long first) {
+  private void attempt(String conv, String cmid, JsonObject body, long first, int tries) {
     int node = target();
     boolean probe = node == home && preferred != home;
     long start = checker.now();
@@ -137,7 +137,10 @@ final class Sender {
           }
           delay = ar.failed() ? 20 : 200 + ThreadLocalRandom.current().nextLong(200);
         }
-        harness.vertx().setTimer(delay, id -> attempt(conv, cmid, body, first));
+        if (tries == 0) {
+          checker.count("sends retried");
+        }
+        harness.vertx().setTimer(delay, id -> attempt(conv, cmid, body, first, tries + 1));
       });
   }
 

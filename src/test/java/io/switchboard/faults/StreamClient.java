@@ -337,8 +337,10 @@ abstract class StreamClient {
           if (items.size() == 200) {
             loadAfter(conv, last, 0);
           }
-        } else if (failed < 20) {
-          harness.vertx().setTimer(500, id -> context.runOnContext(v -> loadAfter(conv, after, failed + 1)));
+        } else if (failed < 60) {
+          // As an application would: keep trying, a little slower each time, on the next node.
+          long delay = Math.min(5000, 250L * (failed + 1));
+          harness.vertx().setTimer(delay, id -> loadAfter(conv, after, failed + 1));
         } else {
           checker.count("history loads given up");
         }
