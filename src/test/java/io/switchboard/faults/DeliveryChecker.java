@@ -308,7 +308,8 @@ final class DeliveryChecker {
     }
     String before = messageAt.putIfAbsent(conv + "#" + seq, messageId);
     if (before != null && !before.equals(messageId)) {
-      violation(Violation.SEQ_TWO_MESSAGES, conv + "#" + seq + " is " + before + " and " + messageId + " (" + where + ")");
+      violation(Violation.SEQ_TWO_MESSAGES,
+        conv + "#" + seq + " is " + before + " and " + messageId + " (" + where + ")");
     }
   }
 

@@ -110,7 +110,9 @@ class DeliveryCheckerTest {
   void foreignHoleAndAbsent() {
     DeliveryChecker c = checker();
     c.streamDelivery(0, B, 1, null, "");
-    TreeMap<Long, History> holed = new TreeMap<>(Map.of(1L, new History(1, "m1", null), 3L, new History(3, "m3", null)));
+    TreeMap<Long, History> holed = new TreeMap<>(Map.of(
+      1L, new History(1, "m1", null),
+      3L, new History(3, "m3", null)));
     c.judge(Map.of(B, holed), i -> i != 1);
     assertThat(c.violations()).containsKeys(Violation.FOREIGN, Violation.HISTORY_GAP, Violation.NOT_RESUMED);
   }

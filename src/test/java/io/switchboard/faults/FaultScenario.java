@@ -40,7 +40,8 @@ abstract class FaultScenario {
     checker.mark("connecting");
     population.connectAll(pinned);
     population.awaitAllLive(connect);
-    note("every client connected %s after the first open", RunReport.seconds(checker.now() - checker.markAt("connecting")));
+    note("every client connected %s after the first open",
+      RunReport.seconds(checker.now() - checker.markAt("connecting")));
   }
 
   /** Starts the cluster and creates the users and groups; nobody connected yet. */

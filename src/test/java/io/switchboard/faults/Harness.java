@@ -76,7 +76,9 @@ final class Harness implements AutoCloseable {
       new PoolOptions().setHttp1MaxSize(64));
     this.sse = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false).setConnectTimeout(3000),
       new PoolOptions().setHttp1MaxSize(50_000));
-    this.ws = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxConnections(50_000).setConnectTimeout(3000));
+    this.ws = vertx.createWebSocketClient(new WebSocketClientOptions()
+      .setMaxConnections(50_000)
+      .setConnectTimeout(3000));
   }
 
   /**

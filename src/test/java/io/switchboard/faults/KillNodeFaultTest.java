@@ -44,8 +44,10 @@ class KillNodeFaultTest extends FaultScenario {
         .filter(a -> !a.outcome().equals("201") || a.millis() > SURVIVOR_SEND_MS)
         .toList();
       long worst = onSurvivors.stream().mapToLong(Attempt::millis).max().orElse(0);
-      check(bad.isEmpty(), "every send on a survivor after the kill answered 201 within %d ms (%d attempts, slowest %d ms%s)",
-        SURVIVOR_SEND_MS, onSurvivors.size(), worst, bad.isEmpty() ? "" : "; failing: " + bad.stream().limit(6).map(checker::describe).toList());
+      check(bad.isEmpty(),
+        "every send on a survivor after the kill answered 201 within %d ms (%d attempts, slowest %d ms%s)",
+        SURVIVOR_SEND_MS, onSurvivors.size(), worst,
+        bad.isEmpty() ? "" : "; failing: " + bad.stream().limit(6).map(checker::describe).toList());
     });
   }
 }

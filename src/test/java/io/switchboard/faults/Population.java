@@ -87,7 +87,9 @@ final class Population implements AutoCloseable {
         JsonArray participants = new JsonArray();
         senderIds.stream().skip(1).forEach(participants::add);
         membersOf.get(g).forEach(i -> participants.add(clientUser(i, p.run)));
-        JsonObject body = new JsonObject().put("name", "faults " + p.run + " #" + g).put("participantIds", participants);
+        JsonObject body = new JsonObject()
+          .put("name", "faults " + p.run + " #" + g)
+          .put("participantIds", participants);
         batch.add(harness.call(g % nodes, HttpMethod.POST, "/api/groups", ownerToken, body, 30_000).map(r -> {
           if (r.status() != 201) {
             throw new AssertionError("creating a group answered " + r.status() + " " + r.body());

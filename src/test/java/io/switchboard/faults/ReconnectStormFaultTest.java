@@ -22,7 +22,8 @@ class ReconnectStormFaultTest extends FaultScenario {
   @Timeout(value = 900, unit = TimeUnit.SECONDS)
   @DisplayName("a storm of clients on one node, then that node killed: all connect, all resume on the others")
   void stormThenKill() {
-    scenario("5-reconnect-storm", "Scenario 5: " + Knobs.stormClients() + " clients storm one node, then it is killed", () -> {
+    String title = "Scenario 5: " + Knobs.stormClients() + " clients storm one node, then it is killed";
+    scenario("5-reconnect-storm", title, () -> {
       int clients = Knobs.stormClients();
       int perClient = Knobs.conversationsPerClient();
       int groups = Math.max(1, clients * perClient / Knobs.stormGroupSize());
@@ -40,7 +41,8 @@ class ReconnectStormFaultTest extends FaultScenario {
       });
       check(allIn, "all %d clients opened their streams on node-%d %s", clients, target,
         allIn ? "within " + RunReport.seconds(checker.now() - stormAt)
-          : "NOT within " + bound + " (at most " + peak[0] + " connected at once, " + population.liveCount() + " at the end)");
+          : "NOT within " + bound + " (at most " + peak[0] + " connected at once, " + population.liveCount()
+            + " at the end)");
       JsonObject health = harness.node(target).health();
       note("node-%d after the storm: %s", target, health == null ? "no health answer" : health.getValue("connections"));
       population.unpinAll();

@@ -41,7 +41,8 @@ final class Sender {
   private long sent;
   private volatile boolean stopping;
 
-  Sender(int index, String userId, int home, List<String> groups, String run, Harness harness, DeliveryChecker checker) {
+  Sender(int index, String userId, int home, List<String> groups, String run, Harness harness,
+         DeliveryChecker checker) {
     this.index = index;
     this.userId = userId;
     this.token = Harness.token(userId);

@@ -241,8 +241,9 @@ abstract class StreamClient {
       if (!live && headAt == 0 && now - attemptStarted > Knobs.headTimeoutMs() * 1_000_000) {
         onLost(g, new Loss("no answer", jitter(500)));
       } else if (!live && headAt != 0 && now - headAt > Knobs.openTimeoutMs() * 1_000_000) {
-        checker.violation(Violation.SILENT_OPEN, transport() + " client " + index + " on node " + node + ": no connected "
-          + Knobs.openTimeoutMs() + " ms after the " + (transport().equals("SSE") ? "200" : "upgrade"));
+        String head = transport().equals("SSE") ? "200" : "upgrade";
+        checker.violation(Violation.SILENT_OPEN, transport() + " client " + index + " on node " + node
+          + ": no connected " + Knobs.openTimeoutMs() + " ms after the " + head);
         onLost(g, new Loss("silent open", jitter(500)));
       } else if (live && now - lastHeard > Knobs.clientIdleMs() * 1_000_000) {
         onLost(g, new Loss("silent stream", jitter(500)));

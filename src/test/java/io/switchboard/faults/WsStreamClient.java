@@ -39,7 +39,7 @@ final class WsStreamClient extends StreamClient {
     return "WS";
   }
 
-  /** {@code <sessionId>.<p>:<seq>,…}: the format of the SSE id (DECISIONS "WebSocket clients build their cursors"). */
+  /** {@code <sessionId>.<p>:<seq>,…}, the SSE id's format (DECISIONS "WebSocket clients build their cursors"). */
   private String cursor() {
     StringBuilder sb = new StringBuilder(sessionId).append('.');
     String sep = "";
