@@ -83,7 +83,8 @@ final class RunReport {
       + "run; %d sends needed a retry; attempts during the fault %s, over the run %s%n", seconds(maxSend),
       seconds(maxSendAll), counters.getOrDefault("sends retried", 0L), outcomes, allOutcomes));
     sb.append("clients: ").append(filter(counters, k -> k.startsWith("lost: ") || k.startsWith("close ")
-      || k.startsWith("reloads") || k.startsWith("history loads given up") || k.equals("opens")
+      || k.startsWith("reloads") || k.startsWith("history loads given up") || k.startsWith("open error")
+      || k.equals("opens")
       || k.equals("resumes") || k.equals("moves")
       || k.equals("try-again answers") || k.equals("reconnect events"))).append('\n');
     sb.append(String.format(Locale.ROOT, "converged: %s after the senders stopped%n",

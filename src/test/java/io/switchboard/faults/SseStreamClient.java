@@ -52,6 +52,7 @@ final class SseStreamClient extends StreamClient {
     }
     harness.sseClient().request(o).onComplete(ar -> {
       if (ar.failed()) {
+        countCause(ar.cause());
         onLost(g, new Loss("connect failed", retryMs));
         return;
       }
@@ -63,6 +64,7 @@ final class SseStreamClient extends StreamClient {
       request = req;
       req.send().onComplete(rr -> {
         if (rr.failed()) {
+          countCause(rr.cause());
           onLost(g, new Loss("request failed", retryMs));
           return;
         }

@@ -222,6 +222,17 @@ abstract class StreamClient {
     return (node + step) % n;
   }
 
+  /** Counts why an open failed before any answer (refused, reset, timeout...). */
+  protected final void countCause(Throwable t) {
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = String.valueOf(root.getMessage());
+    checker.count("open error: " + root.getClass().getSimpleName() + " "
+      + message.substring(0, Math.min(40, message.length())).replaceAll("[0-9./:]+", "…"));
+  }
+
   /** A random delay in [0, {@code max}] ms: a client's own jitter before reconnecting. */
   static long jitter(long max) {
     return ThreadLocalRandom.current().nextLong(max + 1);

@@ -81,6 +81,7 @@ final class WsStreamClient extends StreamClient {
     });
     ws.connect(o).onComplete(ar -> {
       if (ar.failed()) {
+        countCause(ar.cause());
         onLost(g, new Loss("connect failed", nextBackoff()));
         return;
       }
