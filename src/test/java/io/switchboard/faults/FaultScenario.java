@@ -124,6 +124,17 @@ abstract class FaultScenario {
       () -> checker.now() >= nanos);
   }
 
+  /** Each node's health status and cluster size, for a report. */
+  protected String healths() {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < harness.size(); i++) {
+      JsonObject h = harness.node(i).isAlive() ? harness.node(i).health() : null;
+      sb.append(i == 0 ? "" : "; ").append("node-").append(i).append(' ').append(!harness.node(i).isAlive() ? "down"
+        : h == null ? "no answer" : h.getInteger("httpStatus") + " clusterSize " + h.getInteger("clusterSize"));
+    }
+    return sb.toString();
+  }
+
   /** Nodes that run and are not frozen. */
   protected List<Integer> servingNodes() {
     return IntStream.range(0, harness.size())
@@ -154,6 +165,12 @@ abstract class FaultScenario {
    * judges, writes the report and fails on any violation or failed check.
    */
   private void finish(String name, String title) {
+    List<Integer> serving = servingNodes();
+    boolean whole = within(Duration.ofSeconds(10), () -> serving.stream().allMatch(i -> {
+      JsonObject h = harness.node(i).health();
+      return h != null && h.getInteger("httpStatus") == 200 && h.getInteger("clusterSize", 0) == serving.size();
+    }));
+    check(whole, "the %d serving nodes form one cluster at the end (%s)", serving.size(), healths());
     population.stopSending();
     checker.mark("senders stopped");
     Map<String, TreeMap<Long, History>> committed = readHistory();
