@@ -25,7 +25,7 @@ final class WsStreamClient extends StreamClient {
   private static final Pattern DIGITS = Pattern.compile("([0-9]{1,9})");
 
   private final Map<String, Long> seen = new LinkedHashMap<>();
-  private String sessionId;
+  private String base;
   private int backoff;
   private ClientWebSocket socket;
 
@@ -39,10 +39,14 @@ final class WsStreamClient extends StreamClient {
     return "WS";
   }
 
-  /** {@code <sessionId>.<p>:<seq>,…}, the SSE id's format (DECISIONS "WebSocket clients build their cursors"). */
+  /**
+   * {@code connected.cursor} with {@code <p>:<seq>} appended for each conversation delivered on
+   * (DECISIONS "WebSocket clients build their cursors"); a prefix named twice counts at its
+   * highest seq.
+   */
   private String cursor() {
-    StringBuilder sb = new StringBuilder(sessionId).append('.');
-    String sep = "";
+    StringBuilder sb = new StringBuilder(base);
+    String sep = base.endsWith(".") ? "" : ",";
     for (Map.Entry<String, Long> e : seen.entrySet()) {
       sb.append(sep).append(e.getKey()).append(':').append(e.getValue());
       sep = ",";
@@ -53,7 +57,7 @@ final class WsStreamClient extends StreamClient {
   @Override
   protected void open(int target, int g) {
     String uri = "/api/ws?token=" + token;
-    if (sessionId != null) {
+    if (base != null) {
       uri += "&lastEventId=" + URLEncoder.encode(cursor(), StandardCharsets.UTF_8);
     }
     WebSocketConnectOptions o = new WebSocketConnectOptions()
@@ -111,13 +115,14 @@ final class WsStreamClient extends StreamClient {
 
   /** 250 ms doubling up to 5 s, with jitter; reset by each {@code connected}. */
   private long nextBackoff() {
-    long base = Math.min(5000, 250L << Math.min(backoff++, 5));
-    return base / 2 + jitter(base / 2);
+    long ceiling = Math.min(5000, 250L << Math.min(backoff++, 5));
+    return ceiling / 2 + jitter(ceiling / 2);
   }
 
   @Override
   protected void onConnectedPayload(JsonObject payload) {
-    sessionId = payload.getString("sessionId", sessionId);
+    String cursor = payload.getString("cursor");
+    base = cursor != null ? cursor : payload.getString("sessionId") + ".";
     backoff = 0;
   }
 
@@ -128,7 +133,7 @@ final class WsStreamClient extends StreamClient {
 
   @Override
   protected boolean hasCursor() {
-    return sessionId != null;
+    return base != null;
   }
 
   @Override
