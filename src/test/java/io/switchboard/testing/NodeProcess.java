@@ -29,6 +29,10 @@ import java.util.concurrent.TimeUnit;
  * <p>A {@code launcher} prefix (for instance {@code ip netns exec <ns>}, which execs the command
  * and so keeps its PID) runs the node somewhere else; {@code host} is the address clients use.
  * Whatever happens to the test, a JVM shutdown hook kills every node still running.
+ *
+ * <p>Unlike {@link SwitchboardProcess} (one process, with lighter test settings for its pool), a
+ * {@code NodeProcess} is a slot that outlives its processes: the same port, environment and log
+ * across kills and restarts, the node's own defaults, and a launcher.
  */
 public final class NodeProcess implements AutoCloseable {
 
