@@ -164,21 +164,19 @@ final class Harness implements AutoCloseable {
   }
 
   /**
-   * Waits for a started node to serve in a cluster of all. One that is still running but not
-   * serving after {@link Knobs#nodeStartSeconds()} is killed and started once more, as a
-   * supervisor's startup probe would; the report names it ({@link #incidents()}).
+   * Waits for a started node to serve in a cluster of all. One that exits, or is still not
+   * serving after {@link Knobs#nodeStartSeconds()}, is started once more, as a supervisor with a
+   * startup probe would; the report names it ({@link #incidents()}).
    */
   private JsonObject awaitStarted(int i) {
     NodeProcess n = nodes.get(i);
     Duration bound = Duration.ofSeconds(Knobs.nodeStartSeconds());
     try {
       return n.awaitHealthy(bound, nodes.size());
-    } catch (AssertionError stuck) {
-      if (!n.isAlive()) {
-        throw stuck;
-      }
-      incidents.add(n.name() + " (pid " + n.pid() + ") was not serving " + bound.toSeconds()
-        + " s after its start; killed and started again. Its log (" + n.log() + ") ends:\n" + n.logTail(12));
+    } catch (AssertionError failed) {
+      incidents.add(n.name() + " (pid " + n.pid() + ") " + (n.isAlive() ? "was not serving " + bound.toSeconds()
+        + " s after its start; killed" : "exited while starting") + " and started again. Its log (" + n.log()
+        + ") ends:\n" + n.logTail(12));
       n.kill();
       n.start();
       return n.awaitHealthy(bound, nodes.size());
