@@ -70,7 +70,8 @@ public final class PresenceStore {
 
   /** user id → last-seen time (or null) of those of {@code userIds} whose presence {@code viewerId} may see. */
   public static Future<Map<String, String>> visibleTo(SqlClient db, String viewerId, List<String> userIds) {
-    return db.preparedQuery(VISIBLE_TO).execute(Tuple.of(viewerId, userIds.toArray(new String[0]))).map(rows -> {
+    Tuple params = Tuple.tuple().addString(viewerId).addArrayOfString(userIds.toArray(new String[0]));
+    return db.preparedQuery(VISIBLE_TO).execute(params).map(rows -> {
       Map<String, String> out = new HashMap<>();
       rows.forEach(r -> out.put(r.getString(0), Db.timestamp(r.getOffsetDateTime(1))));
       return out;

@@ -198,6 +198,7 @@ class PresenceStatusTest {
     String xToken = api[0].token(x);
     String stranger = Api.user("stranger");
     api[0].token(stranger);
+    api[0].group(xToken, "Alone");
     assertError(api[0].get("/api/presence", xToken), 400, "invalid_request");
     assertError(api[0].get("/api/presence?userIds=", xToken), 400, "invalid_request");
     assertError(api[0].get("/api/presence?userIds=a,,b", xToken), 400, "invalid_request");
