@@ -71,7 +71,7 @@ final class MessageLife {
         if (t.deleted()) {
           throw new ServiceException(ErrorCode.CONFLICT, "the message was deleted");
         }
-        if (editWindowSeconds > 0 && t.ageSeconds() > editWindowSeconds) {
+        if (editWindowSeconds > 0 && t.ageMillis() > editWindowSeconds * 1000L) {
           throw ServiceException.forbidden("the edit window (" + editWindowSeconds + " s) has passed");
         }
         return MessageStore.edit(conn, id, messageId, content).compose(editedAt -> {

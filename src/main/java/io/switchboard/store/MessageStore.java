@@ -243,12 +243,12 @@ public final class MessageStore {
 
   /** A message as the rules of its later life need it, read under the conversation's row lock. */
   public record Target(UUID id, long seq, String senderId, String kind, boolean deleted, UUID threadId,
-                       long ageSeconds) {
+                       long ageMillis) {
   }
 
   static final String TARGET = """
     SELECT id, seq, sender_id, kind, deleted_at IS NOT NULL, thread_id,
-      extract(epoch FROM now() - created_at)::bigint
+      (extract(epoch FROM now() - created_at) * 1000)::bigint
     FROM messages WHERE id = $1 AND conversation_id = $2""";
   /** The new content, when it differs from the current one; the edit time is the transaction's. */
   static final String EDIT = """
