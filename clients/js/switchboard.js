@@ -946,6 +946,8 @@ export class Switchboard extends Emitter {
       case 'user_online':
       case 'user_offline': {
         const state = { userId: p.userId, online: type === 'user_online', lastSeenAt: p.lastSeenAt };
+        // SPEC §3b: user_online carries the status a user chose, and its text.
+        if (p.status) Object.assign(state, { status: p.status, text: p.text ?? null });
         this._presence.set(p.userId, state);
         this.emit('presence', state);
         break;

@@ -133,6 +133,25 @@ function start(session) {
     }
   });
   client.on('resync', () => client.reloadHistory().then(() => loadConversations()));
+  // SPEC §3b: a message's later life, and the group's changes.
+  client.on('message_edited', (p) => patchMessage(p.conversationId, p.messageId, (m) => {
+    m.content = p.content;
+    m.editedAt = p.editedAt;
+  }));
+  client.on('message_deleted', (p) => patchMessage(p.conversationId, p.messageId, (m) => {
+    m.deleted = true;
+    m.content = null;
+    m.reactions = [];
+  }));
+  client.on('reaction_updated', (p) => patchMessage(p.conversationId, p.messageId, (m) => {
+    const list = m.reactions || [];
+    const old = list.find((r) => r.emoji === p.emoji);
+    const me = p.userId === state.me ? p.on : !!(old && old.me);
+    const next = { emoji: p.emoji, count: p.count, me };
+    m.reactions = old ? list.map((r) => (r === old ? next : r)) : [...list, next];
+    m.reactions = m.reactions.filter((r) => r.count > 0);
+  }));
+  client.on('conversation_updated', (p) => refreshConversation(p.conversationId));
   client.on('incomingcall', (call) => showCall(call));
   client.on('error', (e) => console.warn('switchboard:', e.code, e.message));
   client.on('fallback', (f) => console.info(`switchboard: ${f.from} does not get through (${f.reason}); trying ${f.to}`));
@@ -199,15 +218,74 @@ function title(c) {
 function preview(m) {
   if (!m) return '';
   if (m.kind === 'system') return systemText(m);
-  const text = typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+  const text = m.deleted ? 'message deleted' : typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
   return `${m.senderId === state.me ? 'You' : m.senderId}: ${text}`;
 }
 
 function systemText(m) {
   const c = m.content || {};
   if (c.event === 'member_joined') return `${c.userId} joined`;
-  if (c.event === 'member_left') return `${c.userId} left`;
+  if (c.event === 'member_left') return c.by ? `${c.userId} was removed by ${c.by}` : `${c.userId} left`;
+  if (c.event === 'conversation_updated') {
+    if (c.name) return `${m.senderId} renamed the group to ${c.name}`;
+    return (c.members || []).map((x) => `${x.userId} is now ${x.role}`).join(', ') || 'the group changed';
+  }
+  if (c.event === 'message_edited') return `${m.senderId} edited a message`;
+  if (c.event === 'message_deleted') return `${m.senderId} deleted a message`;
+  if (c.event === 'reaction_updated') return `${c.userId} reacted ${c.emoji}`;
   return c.event || 'system';
+}
+
+/** The timeline items shown as lines of their own (edits, deletes and reactions change a message instead). */
+const SHOWN_SYSTEM = new Set(['member_joined', 'member_left', 'conversation_updated']);
+
+/** Applies a change to a loaded message and redraws; a message not loaded yet comes as it is now with its page. */
+function patchMessage(conversationId, messageId, change) {
+  const msgs = state.messages.get(conversationId);
+  const m = msgs && [...msgs.values()].find((x) => x.id === messageId);
+  if (!m) return;
+  change(m);
+  if (conversationId === state.current) renderMessages();
+  renderConversations();
+}
+
+async function act(type, payload) {
+  try {
+    await state.client.request(type, payload);
+    showError('room-error', null);
+  } catch (e) {
+    showError('room-error', e);
+  }
+}
+
+function messageActions(m, mine, text) {
+  const react = (emoji, on) => act('react', { conversationId: m.conversationId, messageId: m.id, emoji, on });
+  const chips = (m.reactions || []).map((r) => el('button', {
+    type: 'button', class: 'reaction' + (r.me ? ' me' : ''), title: r.me ? 'Remove your reaction' : 'React', text: `${r.emoji} ${r.count}`,
+  }));
+  chips.forEach((b, i) => b.addEventListener('click', () => react(m.reactions[i].emoji, !m.reactions[i].me)));
+  const buttons = [...chips];
+  if (!(m.reactions || []).some((r) => r.emoji === '👍')) {
+    const like = el('button', { type: 'button', class: 'react', title: 'React with 👍', text: '👍' });
+    like.addEventListener('click', () => react('👍', true));
+    buttons.push(like);
+  }
+  if (mine && typeof m.content === 'string') {
+    const edit = el('button', { type: 'button', class: 'edit', text: 'Edit' });
+    edit.addEventListener('click', () => {
+      const next = prompt('Edit your message', text);
+      if (next && next !== text) act('edit_message', { conversationId: m.conversationId, messageId: m.id, content: next });
+    });
+    buttons.push(edit);
+  }
+  if (mine) {
+    const del = el('button', { type: 'button', class: 'delete', text: 'Delete' });
+    del.addEventListener('click', () => {
+      if (confirm('Delete this message for everyone?')) act('delete_message', { conversationId: m.conversationId, messageId: m.id });
+    });
+    buttons.push(del);
+  }
+  return el('span', { class: 'actions' }, ...buttons);
 }
 
 function countUnread(c) {
@@ -342,9 +420,10 @@ function renderMembers() {
   $('members').replaceChildren(...c.members.map((m) => {
     const p = m.userId === state.me ? { online: state.client.status.state === 'live' } : state.client.presence(m.userId);
     const online = !!(p && p.online);
-    return el('li', { dataset: { user: m.userId, online: String(online) } },
+    const status = online && p.status && p.status !== 'online' ? p.status : null;
+    return el('li', { dataset: { user: m.userId, online: String(online) }, title: p && p.text ? p.text : null },
       el('span', { class: 'presence', 'data-online': String(online), 'aria-hidden': 'true' }),
-      `${m.name || m.userId}${m.userId === state.me ? ' (you)' : ''}`,
+      `${m.name || m.userId}${m.userId === state.me ? ' (you)' : ''}${status ? ` (${status})` : ''}`,
       el('span', { class: 'sr-only', text: online ? ' online' : ' offline' }));
   }));
 }
@@ -356,14 +435,17 @@ function renderMessages() {
   const stored = new Set(msgs.map((m) => m.clientMessageId).filter(Boolean));
   // Messages still in the outbox are shown once, as pending, until the stored one arrives.
   const pending = state.client.outbox.filter((i) => i.conversationId === id && !stored.has(i.clientMessageId));
-  const items = msgs.map((m) => {
+  const items = msgs.filter((m) => m.kind !== 'system' || SHOWN_SYSTEM.has((m.content || {}).event)).map((m) => {
     if (m.kind === 'system') return el('li', { class: 'system', dataset: { seq: m.seq } }, systemText(m));
     const mine = m.senderId === state.me;
-    const text = typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
-    return el('li', { class: 'message' + (mine ? ' mine' : ''), dataset: { seq: m.seq, sender: m.senderId } },
+    const text = m.deleted ? 'message deleted' : typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+    return el('li', { class: 'message' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : ''),
+      dataset: { seq: m.seq, sender: m.senderId, id: m.id } },
       mine ? null : el('span', { class: 'sender', text: senderName(m.senderId) }),
       el('span', { class: 'text', text }),
-      el('time', { datetime: m.createdAt, text: new Date(m.createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }));
+      m.editedAt && !m.deleted ? el('span', { class: 'edited', text: '(edited)' }) : null,
+      el('time', { datetime: m.createdAt, text: new Date(m.createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }),
+      m.deleted ? null : messageActions(m, mine, text));
   });
   for (const i of pending) {
     items.push(el('li', { class: 'message mine pending', dataset: { clientMessageId: i.clientMessageId } },
@@ -397,6 +479,13 @@ function renderTyping() {
   $('typing').textContent = who.length ? `${who.join(', ')} ${who.length > 1 ? 'are' : 'is'} typing…` : '';
 }
 
+$('my-status').addEventListener('change', async (ev) => {
+  try {
+    await state.client.request('set_status', { status: ev.target.value });
+  } catch (e) {
+    console.warn('switchboard: set_status', e.code, e.message);
+  }
+});
 $('load-older').addEventListener('click', () => loadOlder());
 $('back').addEventListener('click', () => select(null));
 $('composer-input').addEventListener('input', () => state.current && state.client.typing(state.current));

@@ -172,7 +172,8 @@ public final class Node {
       DeploymentOptions services = new DeploymentOptions().setInstances(cores);
       NodeMetrics metrics = context.metrics();
       all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()).metered(metrics), services));
-      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits()).metered(metrics),
+      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits(),
+        context.config().editWindowSeconds()).metered(metrics),
         services));
       all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.relaxedPool(),
         context.config().sse().resumeWindowSeconds())

@@ -25,7 +25,8 @@ import java.util.Set;
 public final class Frame {
 
   /** Timeline events: they carry conversationId and a gapless seq, and are replayed on resume. */
-  static final Set<String> DURABLE = Set.of(Types.MESSAGE_RECEIVED, Types.MEMBER_JOINED, Types.MEMBER_LEFT);
+  static final Set<String> DURABLE = Set.of(Types.MESSAGE_RECEIVED, Types.MEMBER_JOINED, Types.MEMBER_LEFT,
+    Types.MESSAGE_EDITED, Types.MESSAGE_DELETED, Types.REACTION_UPDATED, Types.CONVERSATION_UPDATED);
 
   private final String type;
   private final JsonObject payload;

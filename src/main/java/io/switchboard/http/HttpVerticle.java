@@ -114,7 +114,8 @@ public final class HttpVerticle extends VerticleBase {
       cors.addOrigins(http.allowedOrigins());
     }
     return cors
-      .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
+      .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE,
+        HttpMethod.OPTIONS))
       .allowedHeaders(Set.of("Authorization", "Content-Type", "X-Auth-Token", "X-API-Key", "Last-Event-ID"))
       .maxAgeSeconds(600);
   }

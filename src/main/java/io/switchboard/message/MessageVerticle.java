@@ -19,13 +19,17 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
- * Owns the timeline rules (SPEC §3): only members write or read, a gapless per-conversation seq
- * allocated in the transaction of the insert, idempotent sends per (sender, clientMessageId),
- * history pages, and read positions that never go backwards.
+ * Owns the timeline rules (SPEC §3, §3b): only members write or read, a gapless per-conversation
+ * seq allocated in the transaction of the insert, idempotent sends per (sender, clientMessageId),
+ * history pages, read positions that never go backwards; and a message's later life: edits,
+ * deletes (the content erased), reactions and threads, each change a timeline item of its own,
+ * and full-text search over what the reader can read.
  */
 public final class MessageVerticle extends ServiceVerticle {
 
@@ -39,10 +43,18 @@ public final class MessageVerticle extends ServiceVerticle {
 
   private final Pool pool;
   private final SwitchboardConfig.Limits limits;
+  private final MessageLife life;
+  private final Search search;
 
-  public MessageVerticle(Pool pool, SwitchboardConfig.Limits limits) {
+  /**
+   * @param editWindowSeconds how long after sending a message its sender may edit it
+   *                          ({@code messages.editWindowSeconds}; 0 = always)
+   */
+  public MessageVerticle(Pool pool, SwitchboardConfig.Limits limits, int editWindowSeconds) {
     this.pool = pool;
     this.limits = limits;
+    this.life = new MessageLife(pool, editWindowSeconds, this::publish);
+    this.search = new Search(pool);
   }
 
   @Override
@@ -51,6 +63,11 @@ public final class MessageVerticle extends ServiceVerticle {
     handle(Types.LOAD_MESSAGES, this::load);
     handle(Types.LOAD_MORE_MESSAGES, this::load);
     handle(Types.MARK_READ, this::markRead);
+    handle(Types.EDIT_MESSAGE, cmd -> life.edit(cmd, parseContent(cmd.payload())));
+    handle(Types.DELETE_MESSAGE, life::delete);
+    handle(Types.REACT, life::react);
+    handle(Types.LOAD_THREAD, this::loadThread);
+    handle(Types.SEARCH_MESSAGES, search::search);
     return registered();
   }
 
@@ -90,14 +107,49 @@ public final class MessageVerticle extends ServiceVerticle {
   private Future<Sent> refused(MessageStore.NewMessage m) {
     return ConversationStore.requireMember(pool, m.conversationId(), m.senderId())
       .compose(v -> MessageStore.lastSeq(pool, m.conversationId()))
-      .compose(last -> Future.failedFuture(m.replyTo() != null && last != null && m.replyTo() > last
-        ? ServiceException.invalid("'replyTo' must be the seq of an earlier item")
-        : ServiceException.forbidden("not a member of this conversation")));
+      .compose(last -> {
+        if (m.replyTo() != null && last != null && m.replyTo() > last) {
+          return Future.failedFuture(ServiceException.invalid("'replyTo' must be the seq of an earlier item"));
+        }
+        if (m.threadId() == null) {
+          return Future.failedFuture(ServiceException.forbidden("not a member of this conversation"));
+        }
+        return MessageStore.threadRoot(pool, m.conversationId(), m.threadId()).compose(root -> Future.failedFuture(root
+          ? ServiceException.forbidden("not a member of this conversation")
+          : ServiceException.invalid("'threadId' must be the id of a message of this conversation that is not itself"
+            + " a thread reply")));
+      });
   }
 
   private MessageStore.NewMessage parseSend(Command cmd) {
     JsonObject p = cmd.payload();
     UUID conversationId = Fields.conversationId(p, "conversationId");
+    Object content = parseContent(p);
+    String kind = Fields.optionalString(p, "kind", 32);
+    if (kind == null) {
+      kind = "text";
+    } else if (!KIND.matcher(kind).matches() || "system".equals(kind)) {
+      throw ServiceException.invalid("'kind' must match [a-z][a-z0-9_.-]* and not be \"system\"");
+    }
+    Long replyTo = Fields.optionalLong(p, "replyTo", 1, Long.MAX_VALUE);
+    String clientMessageId = Fields.optionalString(p, "clientMessageId", MAX_CLIENT_MESSAGE_ID);
+    if (clientMessageId != null && clientMessageId.isEmpty()) {
+      throw ServiceException.invalid("'clientMessageId' must not be empty");
+    }
+    String thread = Fields.optionalString(p, "threadId", 64);
+    UUID threadId = null;
+    if (thread != null) {
+      try {
+        threadId = UUID.fromString(thread);
+      } catch (IllegalArgumentException e) {
+        throw ServiceException.invalid("'threadId' must be the id of a message");
+      }
+    }
+    return new MessageStore.NewMessage(conversationId, cmd.userId(), kind, content, replyTo, clientMessageId, threadId);
+  }
+
+  /** A message's content, sent or edited: a non-empty string or an object, within {@code limits.messageBytes}. */
+  private Object parseContent(JsonObject p) {
     Object content = p.getValue("content");
     if (content == null) {
       throw ServiceException.invalid("'content' is required");
@@ -113,18 +165,7 @@ public final class MessageVerticle extends ServiceVerticle {
     if (bytes > limits.messageBytes()) {
       throw ServiceException.tooLarge("'content' is larger than " + limits.messageBytes() + " bytes");
     }
-    String kind = Fields.optionalString(p, "kind", 32);
-    if (kind == null) {
-      kind = "text";
-    } else if (!KIND.matcher(kind).matches() || "system".equals(kind)) {
-      throw ServiceException.invalid("'kind' must match [a-z][a-z0-9_.-]* and not be \"system\"");
-    }
-    Long replyTo = Fields.optionalLong(p, "replyTo", 1, Long.MAX_VALUE);
-    String clientMessageId = Fields.optionalString(p, "clientMessageId", MAX_CLIENT_MESSAGE_ID);
-    if (clientMessageId != null && clientMessageId.isEmpty()) {
-      throw ServiceException.invalid("'clientMessageId' must not be empty");
-    }
-    return new MessageStore.NewMessage(conversationId, cmd.userId(), kind, content, replyTo, clientMessageId);
+    return content;
   }
 
   private Future<Envelope> load(Command cmd) {
@@ -136,10 +177,41 @@ public final class MessageVerticle extends ServiceVerticle {
     int n = limit == null ? DEFAULT_LIMIT : limit.intValue();
     return ConversationStore.requireMember(pool, id, cmd.userId())
       .compose(v -> MessageStore.page(pool, id, before, after, n))
+      .compose(messages -> MessageStore.withReactions(pool, messages, cmd.userId()))
       .recover(Db::failure)
       .map(messages -> Envelope.of(Types.MESSAGES_LOADED, new JsonObject()
         .put("conversationId", id.toString())
         .put("messages", MessageStore.array(messages))));
+  }
+
+  /** A thread's replies, paged by seq as history is, with its root as it is now. */
+  private Future<Envelope> loadThread(Command cmd) {
+    JsonObject p = cmd.payload();
+    UUID id = Fields.conversationId(p, "conversationId");
+    UUID threadId = Fields.uuid(Fields.requiredString(p, "threadId", 64), "message");
+    Long before = Fields.optionalLong(p, "before", 1, Long.MAX_VALUE);
+    Long after = Fields.optionalLong(p, "after", 0, Long.MAX_VALUE);
+    Long limit = Fields.optionalLong(p, "limit", 1, MAX_LIMIT);
+    int n = limit == null ? DEFAULT_LIMIT : limit.intValue();
+    String userId = cmd.userId();
+    return ConversationStore.requireMember(pool, id, userId)
+      .compose(v -> MessageStore.one(pool, id, threadId))
+      .compose(root -> {
+        if (root == null || "system".equals(root.getString("kind"))) {
+          return Future.failedFuture(ServiceException.notFound("no such message"));
+        }
+        return MessageStore.threadPage(pool, id, threadId, before, after, n).compose(replies -> {
+          List<JsonObject> all = new ArrayList<>(replies);
+          all.add(root);
+          return MessageStore.withReactions(pool, all, userId).map(v -> Envelope.of(Types.MESSAGES_LOADED,
+            new JsonObject()
+              .put("conversationId", id.toString())
+              .put("threadId", threadId.toString())
+              .put("root", root)
+              .put("messages", MessageStore.array(replies))));
+        });
+      })
+      .recover(Db::failure);
   }
 
   private Future<Envelope> markRead(Command cmd) {

@@ -13,10 +13,15 @@ import java.util.Set;
  * users, a version that moves by one with each delta, and a digest, the XOR of the users' 64-bit
  * hashes. Count and digest change in O(1) per user and do not depend on order, so a heartbeat
  * of three numbers tells a replica whether it holds exactly what the owner holds.
+ *
+ * <p>It also holds which of its users are idle on that node (no command there for
+ * {@code presence.awaySeconds}): a user idle on every node that has them is away. Idle changes
+ * travel in the same versioned deltas, so a replica that misses one sees the version gap.
  */
 final class NodeSet {
 
   private final Set<String> users = new HashSet<>();
+  private final Set<String> idle = new HashSet<>();
   private long version;
   private long digest;
 
@@ -34,8 +39,26 @@ final class NodeSet {
     if (!users.remove(userId)) {
       return false;
     }
+    idle.remove(userId);
     digest ^= hash(userId);
     return true;
+  }
+
+  /** Marks one of the set's users idle or active here; false when nothing changed (or not in the set). */
+  boolean idle(String userId, boolean isIdle) {
+    if (!users.contains(userId)) {
+      return false;
+    }
+    return isIdle ? idle.add(userId) : idle.remove(userId);
+  }
+
+  boolean isIdle(String userId) {
+    return idle.contains(userId);
+  }
+
+  /** The idle users (a read-only view). */
+  Set<String> idleUsers() {
+    return Collections.unmodifiableSet(idle);
   }
 
   boolean contains(String userId) {
@@ -65,6 +88,11 @@ final class NodeSet {
 
   /** Replaces the whole set (a full state at {@code version}); returns the users no longer in it. */
   List<String> replace(Collection<String> next, long version) {
+    return replace(next, List.of(), version);
+  }
+
+  /** As above, with the users of the state that are idle there. */
+  List<String> replace(Collection<String> next, Collection<String> idleNext, long version) {
     Set<String> incoming = new HashSet<>(next);
     List<String> gone = new ArrayList<>();
     for (String u : users) {
@@ -73,8 +101,10 @@ final class NodeSet {
       }
     }
     users.clear();
+    idle.clear();
     digest = 0;
     incoming.forEach(this::add);
+    idleNext.forEach(u -> idle(u, true));
     this.version = version;
     return gone;
   }

@@ -5,9 +5,14 @@ import io.switchboard.gateway.Gateway;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.Types;
+import io.switchboard.protocol.Fields;
+import io.switchboard.protocol.ServiceException;
+import io.switchboard.service.Command;
+import io.switchboard.service.ServiceVerticle;
+import io.switchboard.store.ConversationStore;
+import io.switchboard.store.Db;
 import io.switchboard.store.PresenceStore;
 import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -22,6 +27,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,9 +54,25 @@ import java.util.Set;
  * of those conversations, and to its services on {@code sb.presence.changes}. Announcements are
  * ordered per user by the announcing node's clock, so one that arrives late changes nothing.
  *
+ * <p><b>Status</b> (SPEC §3b). A user's chosen status ({@code online}, {@code away},
+ * {@code busy}, {@code invisible}) and text is one value per user, the newest winning (its time,
+ * then the node that took it): set with {@code set_status} on any node, kept in PostgreSQL (a user
+ * who went invisible stays so when they come back), and spread in the versioned deltas of the node
+ * that took it, with full states carrying it too. Each node also marks its users idle after
+ * {@code presence.awaySeconds} without a client command there; a user idle on every node that has
+ * them, with status {@code online}, is shown {@code away}. What others are shown is the status,
+ * or offline for an {@code invisible} user. When that changes while the user is connected, the
+ * lowest node that has the user announces it — {@code presence_changed}, or {@code user_online} /
+ * {@code user_offline} when visibility flips — in the same announcements, delivered once per
+ * connection through the gateway. {@code user_online} carries the status and text; an invisible
+ * user's connections are announced to the other nodes and services, but not to clients.
+ *
+ * <p>It also answers {@code set_status}, {@code get_presence} and {@code get_conversation_presence}
+ * from its replica (on nodes with clients).
+ *
  * <p>A node without the HTTP role has no clients: it only passes announcements to its services.
  */
-public final class PresenceVerticle extends VerticleBase {
+public final class PresenceVerticle extends ServiceVerticle {
 
   private static final Logger LOG = LoggerFactory.getLogger(PresenceVerticle.class);
 
@@ -85,12 +107,20 @@ public final class PresenceVerticle extends VerticleBase {
   static final int MAX_BUFFERED = 100;
   /** An offline announcement is remembered this long, to order a late one against it. */
   static final long FORGET_MS = 300_000;
+  /** What others see of a user who is not connected, or is invisible. */
+  static final String OFFLINE = "offline";
+  static final Set<String> STATUSES = Set.of("online", "away", "busy", "invisible");
+  static final int MAX_STATUS_TEXT = 100;
+  static final int MAX_QUERY_USERS = 100;
+  /** A user who never chose a status. */
+  static final Status DEFAULT_STATUS = new Status("online", null, 0, "");
 
   private final NodeContext node;
   private final Gateway gateway;
   private final boolean services;
   private final String me;
   private final long timeoutMs;
+  private final long awayMs;
   private final DeliveryOptions local = new DeliveryOptions().setLocalOnly(true);
 
   /** This node's users, as last published (version) and as now (content). */
@@ -114,6 +144,48 @@ public final class PresenceVerticle extends VerticleBase {
   private boolean writeFailing;
   private boolean stopping;
   private final List<Long> timers = new ArrayList<>();
+  /** This node's users: when their first connection here opened (the idle clock starts there). */
+  private final Map<String, Long> since = new HashMap<>();
+  /** Idle changes of {@link #mine} since the last delta, the final state of each user. */
+  private final Map<String, Boolean> idleDelta = new LinkedHashMap<>();
+  /** Statuses set on this node since the last delta. */
+  private final Map<String, Status> statusDelta = new LinkedHashMap<>();
+  /** The newest status of each user this node heard of (from commands, deltas, states, announcements, PostgreSQL). */
+  private final Map<String, Status> statuses = new HashMap<>();
+  /** What clients were last told of each user (by any node's announcement): the status shown, or offline. */
+  private final Map<String, Shown> shown = new HashMap<>();
+  /** What clients were told or are about to be told: {@link #shown} plus this node's decisions in flight. */
+  private final Map<String, Shown> told = new HashMap<>();
+  /** Users whose shown status may have changed since the last tick. */
+  private final Set<String> dirty = new HashSet<>();
+  /** Users whose connection change this node decided and has not published yet. */
+  private final Set<String> inFlight = new HashSet<>();
+
+  /** A status a user chose: the newest wins, by time, then by the id of the node that took it. */
+  record Status(String status, String text, long at, String by) {
+
+    boolean newerThan(Status other) {
+      return other == null || at > other.at || (at == other.at && by.compareTo(other.by) > 0);
+    }
+
+    JsonObject toJson(String userId) {
+      return new JsonObject().put("userId", userId).put("status", status).put("text", text).put("at", at).put("by", by);
+    }
+
+    static Status fromJson(JsonObject json) {
+      String status = json.getString("status");
+      return STATUSES.contains(status) && json.getValue("at") instanceof Number at
+        ? new Status(status, json.getString("text"), at.longValue(), json.getString("by", "")) : null;
+    }
+  }
+
+  /** What others are shown of a user: a status (online, away, busy) or offline, the text, and when it was decided. */
+  private record Shown(String status, String text, long at) {
+
+    boolean sameAs(Shown other) {
+      return other != null && status.equals(other.status) && java.util.Objects.equals(text, other.text);
+    }
+  }
 
   /** Another node's set, as far as its gossip told. */
   private static final class Replica {
@@ -135,8 +207,17 @@ public final class PresenceVerticle extends VerticleBase {
   private record Left(String nodeId, long heardAt) {
   }
 
-  /** A decided announcement. */
-  private record Change(String userId, boolean online, long at) {
+  /**
+   * A decided announcement: a connection change (online anywhere, offline everywhere), or a
+   * change of what others are shown of a connected user ({@code status}: from {@code before} to
+   * {@code shown} with {@code text}).
+   */
+  private record Change(String userId, boolean online, long at, boolean status, String before, String shown,
+                        String text) {
+
+    static Change connection(String userId, boolean online, long at) {
+      return new Change(userId, online, at, false, null, null, null);
+    }
   }
 
   /**
@@ -149,6 +230,7 @@ public final class PresenceVerticle extends VerticleBase {
     this.services = services;
     this.me = node.nodeId();
     this.timeoutMs = node.config().presenceNodeTimeoutSeconds() * 1000L;
+    this.awayMs = node.config().presenceAwaySeconds() * 1000L;
   }
 
   @Override
@@ -161,11 +243,15 @@ public final class PresenceVerticle extends VerticleBase {
     MessageConsumer<JsonObject> reports = vertx.eventBus().localConsumer(Addresses.PRESENCE, this::onReport);
     MessageConsumer<JsonObject> state = vertx.eventBus().consumer(Addresses.nodePresence(me), this::onStateRequest);
     MessageConsumer<JsonObject> query = vertx.eventBus().localConsumer(Addresses.PRESENCE_QUERY, this::onQuery);
+    handle(Types.SET_STATUS, this::setStatus);
+    handle(Types.GET_PRESENCE, this::getPresence);
+    handle(Types.GET_CONVERSATION_PRESENCE, this::getConversationPresence);
     timers.add(vertx.setPeriodic(TICK_MS, id -> tick()));
     timers.add(vertx.setPeriodic(DUE_MS, id -> processDue(System.currentTimeMillis())));
     timers.add(vertx.setPeriodic(HEARTBEAT_MS, id -> heartbeat()));
     timers.add(vertx.setPeriodic(CHECK_MS, id -> check()));
-    return Future.all(List.of(gossip.completion(), reports.completion(), state.completion(), query.completion()))
+    return Future.all(List.of(gossip.completion(), reports.completion(), state.completion(), query.completion(),
+        registered()))
       .compose(v -> syncAtStart())
       .onSuccess(v -> heartbeat());
   }
@@ -202,6 +288,9 @@ public final class PresenceVerticle extends VerticleBase {
 
   private void opened(String userId) {
     mine.add(userId);
+    since.put(userId, System.currentTimeMillis());
+    idleDelta.remove(userId);
+    dirty.add(userId);
     delta.put(userId, true);
     Announced a = announced.get(userId);
     if (a == null || !a.online()) {
@@ -241,6 +330,9 @@ public final class PresenceVerticle extends VerticleBase {
 
   private void closed(String userId) {
     mine.remove(userId);
+    since.remove(userId);
+    idleDelta.remove(userId);
+    dirty.add(userId);
     delta.put(userId, false);
     long now = System.currentTimeMillis();
     due.put(userId, new Due(now + OFFLINE_GRACE_MS, now, true, false));
@@ -262,22 +354,58 @@ public final class PresenceVerticle extends VerticleBase {
   }
 
   private void tick() {
-    processJoining(System.currentTimeMillis());
+    long now = System.currentTimeMillis();
+    processJoining(now);
+    // Idle users are looked at every tick, so a command brings a user back from away at once.
+    scanIdle(now, false);
     flushDelta();
+    reconcileStatuses(now);
     announce();
   }
 
   private void flushDelta() {
-    if (delta.isEmpty()) {
+    if (delta.isEmpty() && idleDelta.isEmpty() && statusDelta.isEmpty()) {
       return;
     }
     JsonArray joins = new JsonArray();
     JsonArray leaves = new JsonArray();
     delta.forEach((userId, online) -> (online ? joins : leaves).add(userId));
     delta.clear();
+    JsonObject body = new JsonObject().put("nodeId", me).put("joins", joins).put("leaves", leaves);
+    if (!idleDelta.isEmpty()) {
+      JsonArray idle = new JsonArray();
+      JsonArray active = new JsonArray();
+      idleDelta.forEach((userId, isIdle) -> (isIdle ? idle : active).add(userId));
+      idleDelta.clear();
+      body.put("idle", idle).put("active", active);
+    }
+    if (!statusDelta.isEmpty()) {
+      JsonArray changed = new JsonArray();
+      statusDelta.forEach((userId, status) -> changed.add(status.toJson(userId)));
+      statusDelta.clear();
+      body.put("statuses", changed);
+    }
     mine.version(mine.version() + 1);
-    vertx.eventBus().publish(Addresses.PRESENCE_GOSSIP, Envelope.of(Presence.DELTA, new JsonObject()
-      .put("nodeId", me).put("version", mine.version()).put("joins", joins).put("leaves", leaves)).toJson());
+    vertx.eventBus().publish(Addresses.PRESENCE_GOSSIP, Envelope.of(Presence.DELTA,
+      body.put("version", mine.version())).toJson());
+  }
+
+  /**
+   * Marks this node's users idle after {@code presence.awaySeconds} without a client command
+   * here (counted from their first connection here), and active again after one.
+   */
+  private void scanIdle(long now, boolean everyone) {
+    if (awayMs <= 0) {
+      return;
+    }
+    for (String userId : List.copyOf(everyone ? mine.users() : mine.idleUsers())) {
+      long last = Math.max(since.getOrDefault(userId, now), node.commands().lastCommandAt(userId));
+      boolean idle = now - last >= awayMs;
+      if (mine.idle(userId, idle)) {
+        idleDelta.put(userId, idle);
+        dirty.add(userId);
+      }
+    }
   }
 
   private void heartbeat() {
@@ -287,11 +415,22 @@ public final class PresenceVerticle extends VerticleBase {
       .put("nodeId", me).put("version", mine.version()).put("count", mine.size()).put("digest", mine.digest())).toJson());
   }
 
-  /** The whole set, at the version of the last delta (pending changes go out first, in order). */
+  /**
+   * The whole set, at the version of the last delta (pending changes go out first, in order), with
+   * its idle users and the statuses of its users and of those set here.
+   */
   private void onStateRequest(Message<JsonObject> msg) {
     flushDelta();
+    JsonArray known = new JsonArray();
+    statuses.forEach((userId, status) -> {
+      if (mine.contains(userId) || me.equals(status.by())) {
+        known.add(status.toJson(userId));
+      }
+    });
     msg.reply(Envelope.of(Presence.STATE, new JsonObject().put("nodeId", me).put("version", mine.version())
-      .put("users", new JsonArray(List.copyOf(mine.users())))).toJson());
+      .put("users", new JsonArray(List.copyOf(mine.users())))
+      .put("idle", new JsonArray(List.copyOf(mine.idleUsers())))
+      .put("statuses", known)).toJson());
   }
 
   /** Which of some users are connected anywhere, as this node knows it. */
@@ -383,14 +522,26 @@ public final class PresenceVerticle extends VerticleBase {
 
   private void apply(Replica r, JsonObject delta) {
     long now = System.currentTimeMillis();
-    delta.getJsonArray("joins", new JsonArray()).forEach(u -> r.set.add((String) u));
+    for (Object u : delta.getJsonArray("joins", new JsonArray())) {
+      r.set.add((String) u);
+      dirty.add((String) u);
+    }
     String from = delta.getString("nodeId");
     for (Object u : delta.getJsonArray("leaves", new JsonArray())) {
       if (r.set.remove((String) u)) {
+        dirty.add((String) u);
         heardLeave((String) u, from, now);
         left((String) u, now, now + BACKSTOP_MS);
       }
     }
+    for (String key : List.of("idle", "active")) {
+      for (Object u : delta.getJsonArray(key, new JsonArray())) {
+        if (u instanceof String userId && r.set.idle(userId, "idle".equals(key))) {
+          dirty.add(userId);
+        }
+      }
+    }
+    mergeStatuses(delta.getJsonArray("statuses"));
     r.set.version(delta.getLong("version", 0L));
   }
 
@@ -434,9 +585,14 @@ public final class PresenceVerticle extends VerticleBase {
     long now = System.currentTimeMillis();
     List<String> users = new ArrayList<>();
     state.getJsonArray("users", new JsonArray()).forEach(u -> users.add((String) u));
-    for (String gone : r.set.replace(users, state.getLong("version", 0L))) {
+    List<String> idle = new ArrayList<>();
+    state.getJsonArray("idle", new JsonArray()).forEach(u -> idle.add((String) u));
+    for (String gone : r.set.replace(users, idle, state.getLong("version", 0L))) {
+      dirty.add(gone);
       left(gone, now, now + BACKSTOP_MS);
     }
+    dirty.addAll(users);
+    mergeStatuses(state.getJsonArray("statuses"));
     // Online somewhere, so announced (or about to be) by whoever has them; a node that just
     // started learns here what its clients' co-members were already told.
     users.forEach(u -> announced.putIfAbsent(u, new Announced(true, 0, null)));
@@ -485,6 +641,7 @@ public final class PresenceVerticle extends VerticleBase {
     if (!gone.isEmpty() && isLeader()) {
       rewatch(gone, now);
     }
+    scanIdle(now, true);
     processDue(now);
     writeSeen();
     forget(now);
@@ -516,6 +673,13 @@ public final class PresenceVerticle extends VerticleBase {
   private void forget(long now) {
     announced.values().removeIf(a -> !a.online() && now - a.at() > FORGET_MS);
     recentlyLeft.values().removeIf(l -> now - l.heardAt() > 2 * CONCURRENT_MS);
+    // Statuses of users connected nowhere are read again from PostgreSQL when they come back.
+    statuses.entrySet().removeIf(e -> now - e.getValue().at() > FORGET_MS && !onlineAnywhere(e.getKey()));
+    shown.entrySet().removeIf(e -> OFFLINE.equals(e.getValue().status()) && now - e.getValue().at() > FORGET_MS);
+    told.entrySet().removeIf(e -> OFFLINE.equals(e.getValue().status()) && now - e.getValue().at() > FORGET_MS);
+    if (gateway != null) {
+      node.commands().forgetCommands((userId, at) -> now - at > CHECK_MS * 60 && !mine.contains(userId));
+    }
   }
 
   /**
@@ -594,15 +758,21 @@ public final class PresenceVerticle extends VerticleBase {
 
   private void decide(String userId, boolean online, long at) {
     announced.put(userId, new Announced(online, at, me));
-    toAnnounce.add(new Change(userId, online, at));
-    seen.merge(userId, at, Math::max);
+    toAnnounce.add(Change.connection(userId, online, at));
+    inFlight.add(userId);
+    // An invisible user's last-seen time does not move (others see them offline). Whether a user
+    // coming online is invisible is known once their status is read, so theirs is recorded then.
+    if (!online && !OFFLINE.equals(shownOf(userId))) {
+      seen.merge(userId, at, Math::max);
+    }
   }
 
   /**
    * Sends what was decided since the last tick: the call watcher hears of the offline ones at
-   * once; then one read of the users' conversations per {@link #BATCH} users, and one message
-   * to the cluster. If the read fails the announcement still goes out, without conversations:
-   * services and the other nodes' state must not miss it; clients do, and the failure is logged.
+   * once; then one read of the users' conversations per {@link #BATCH} users (and, for users
+   * coming online, of the statuses they chose), and one message to the cluster. If the read fails
+   * the announcement still goes out, without conversations: services and the other nodes' state
+   * must not miss it; clients do, and the failure is logged.
    */
   private Future<Void> announce() {
     if (toAnnounce.isEmpty()) {
@@ -611,13 +781,17 @@ public final class PresenceVerticle extends VerticleBase {
     List<Change> batch = new ArrayList<>(toAnnounce);
     toAnnounce.clear();
     JsonArray offline = new JsonArray();
-    batch.stream().filter(c -> !c.online()).forEach(c -> offline.add(c.userId()));
+    batch.stream().filter(c -> !c.online() && !c.status()).forEach(c -> offline.add(c.userId()));
     watch(offline);
     List<Future<Void>> sent = new ArrayList<>();
     for (int i = 0; i < batch.size(); i += BATCH) {
       List<Change> part = batch.subList(i, Math.min(batch.size(), i + BATCH));
       List<String> ids = part.stream().map(Change::userId).distinct().toList();
-      sent.add(PresenceStore.conversations(node.pool(), ids)
+      List<String> arriving = part.stream().filter(c -> c.online() && !c.status()).map(Change::userId).distinct().toList();
+      Future<Map<String, PresenceStore.Status>> chosen = arriving.isEmpty()
+        ? Future.succeededFuture(Map.of())
+        : PresenceStore.statuses(node.pool(), arriving).otherwise(Map.of());
+      Future<Map<String, List<String>>> conversations = PresenceStore.conversations(node.pool(), ids)
         .map(convs -> {
           if (readFailing) {
             readFailing = false;
@@ -631,16 +805,18 @@ public final class PresenceVerticle extends VerticleBase {
             LOG.warn("presence cannot read conversations ({}); announcing to services only until it can", t.toString());
           }
           return Future.succeededFuture(Map.of());
-        })
-        .map(convs -> {
-          publishAnnouncements(part, convs);
-          return null;
-        }));
+        });
+      sent.add(Future.join(conversations, chosen).otherwiseEmpty().map(v -> {
+        publishAnnouncements(part, conversations.result() == null ? Map.of() : conversations.result(),
+          chosen.result() == null ? Map.of() : chosen.result());
+        return null;
+      }));
     }
     return Future.join(sent).mapEmpty();
   }
 
-  private void publishAnnouncements(List<Change> part, Map<String, List<String>> convs) {
+  private void publishAnnouncements(List<Change> part, Map<String, List<String>> convs,
+                                    Map<String, PresenceStore.Status> chosen) {
     JsonArray changes = new JsonArray();
     int ids = 0;
     for (Change c : part) {
@@ -650,14 +826,67 @@ public final class PresenceVerticle extends VerticleBase {
         changes = new JsonArray();
         ids = 0;
       }
-      JsonObject event = new Envelope(c.online() ? Types.USER_ONLINE : Types.USER_OFFLINE,
-        new JsonObject().put("userId", c.userId()).put("lastSeenAt", Envelope.format(Instant.ofEpochMilli(c.at()))),
-        null, Envelope.now()).toJson();
-      changes.add(new JsonObject().put("userId", c.userId()).put("online", c.online()).put("at", c.at())
-        .put("event", event).put("conversationIds", new JsonArray(conversationIds)));
+      changes.add(announcement(c, chosen.get(c.userId())).put("conversationIds", new JsonArray(conversationIds)));
       ids += conversationIds.size();
     }
     publishAnnouncement(changes);
+  }
+
+  /**
+   * One change as the cluster hears it: {@code {userId, online, at, shown, text, event}} and, for a
+   * status change, {@code kind: "status"}; for a connection, the user's status. {@code event} is
+   * what clients get, or null when they get nothing (an invisible user's connections).
+   */
+  private JsonObject announcement(Change c, PresenceStore.Status stored) {
+    String userId = c.userId();
+    String lastSeenAt = Envelope.format(Instant.ofEpochMilli(c.at()));
+    JsonObject entry = new JsonObject().put("userId", userId).put("online", c.online()).put("at", c.at());
+    if (c.status()) {
+      JsonObject event;
+      if (OFFLINE.equals(c.before())) {
+        event = presenceEvent(Types.USER_ONLINE, userId, lastSeenAt, c.shown(), c.text());
+      } else if (OFFLINE.equals(c.shown())) {
+        event = presenceEvent(Types.USER_OFFLINE, userId, lastSeenAt, null, null);
+      } else {
+        event = presenceEvent(Types.PRESENCE_CHANGED, userId, null, c.shown(), c.text());
+      }
+      return entry.put("kind", "status").put("shown", c.shown()).put("text", c.text()).put("event", event);
+    }
+    inFlight.remove(userId);
+    if (stored != null) {
+      mergeStatus(userId, new Status(stored.status(), stored.text(), stored.at(), ""));
+    }
+    Status status = statuses.getOrDefault(userId, DEFAULT_STATUS);
+    JsonObject event = null;
+    Shown next;
+    if (c.online()) {
+      String shownStatus = shownStatus(userId);
+      String text = OFFLINE.equals(shownStatus) ? null : status.text();
+      next = new Shown(shownStatus, text, c.at());
+      if (!OFFLINE.equals(shownStatus)) {
+        event = presenceEvent(Types.USER_ONLINE, userId, lastSeenAt, shownStatus, text);
+        seen.merge(userId, c.at(), Math::max);
+      }
+    } else {
+      next = new Shown(OFFLINE, null, c.at());
+      if (!OFFLINE.equals(shownOf(userId))) {
+        event = presenceEvent(Types.USER_OFFLINE, userId, lastSeenAt, null, null);
+      }
+    }
+    told.merge(userId, next, (old, n) -> old.at() > n.at() ? old : n);
+    return entry.put("shown", next.status()).put("text", next.text()).put("event", event)
+      .put("status", status == DEFAULT_STATUS ? null : status.toJson(userId));
+  }
+
+  private static JsonObject presenceEvent(String type, String userId, String lastSeenAt, String status, String text) {
+    JsonObject payload = new JsonObject().put("userId", userId);
+    if (lastSeenAt != null) {
+      payload.put("lastSeenAt", lastSeenAt);
+    }
+    if (status != null) {
+      payload.put("status", status).put("text", text);
+    }
+    return new Envelope(type, payload, null, Envelope.now()).toJson();
   }
 
   private void publishAnnouncement(JsonArray changes) {
@@ -669,12 +898,17 @@ public final class PresenceVerticle extends VerticleBase {
    * Every node, the announcer included: clients and services hear of each change that is not
    * older than what was last announced about that user (announcements of two nodes can arrive
    * out of order). A node that has the user connected while the cluster says offline corrects it.
+   * Status changes reach clients only; the services hear of connections.
    */
   private void onAnnounce(JsonObject p) {
     JsonArray forServices = new JsonArray();
     long now = System.currentTimeMillis();
     for (Object o : p.getJsonArray("changes", new JsonArray())) {
       if (!(o instanceof JsonObject c) || !(c.getValue("userId") instanceof String userId)) {
+        continue;
+      }
+      if ("status".equals(c.getString("kind"))) {
+        onStatusAnnounced(userId, c);
         continue;
       }
       boolean online = c.getBoolean("online", false);
@@ -684,10 +918,20 @@ public final class PresenceVerticle extends VerticleBase {
         continue;
       }
       announced.put(userId, new Announced(online, at, p.getString("nodeId")));
+      if (c.getValue("status") instanceof JsonObject status) {
+        mergeStatus(userId, Status.fromJson(status));
+      }
+      String shownStatus = c.getString("shown", online ? "online" : OFFLINE);
+      Shown next = new Shown(shownStatus, c.getString("text"), at);
+      shown.merge(userId, next, (old, n) -> old.at() > n.at() ? old : n);
+      told.merge(userId, next, (old, n) -> old.at() > n.at() ? old : n);
       if (gateway != null) {
+        dirty.add(userId);
         List<String> conversationIds = new ArrayList<>();
         c.getJsonArray("conversationIds", new JsonArray()).forEach(id -> conversationIds.add((String) id));
-        gateway.deliverToConversations(c.getJsonObject("event"), conversationIds, userId);
+        if (c.getValue("event") instanceof JsonObject event) {
+          gateway.deliverToConversations(event, conversationIds, userId);
+        }
         if (!online && mine.contains(userId)) {
           joining.put(userId, Math.max(now, at + 1));
         }
@@ -698,6 +942,231 @@ public final class PresenceVerticle extends VerticleBase {
       vertx.eventBus().publish(Addresses.PRESENCE_CHANGES,
         Envelope.of(Presence.CHANGES, new JsonObject().put("changes", forServices)).toJson(), local);
     }
+  }
+
+  /**
+   * A change of what others are shown of a connected user. Ordered with the connection changes by
+   * the deciding nodes' clocks; delivered only when it differs from what clients were last told,
+   * so two nodes announcing the same change reach each connection once.
+   */
+  private void onStatusAnnounced(String userId, JsonObject c) {
+    long at = c.getLong("at", 0L);
+    String shownStatus = c.getString("shown");
+    if (shownStatus == null) {
+      return;
+    }
+    Shown next = new Shown(shownStatus, c.getString("text"), at);
+    Shown current = shown.get(userId);
+    if (current != null && current.at() > at) {
+      return;
+    }
+    shown.put(userId, next);
+    told.merge(userId, next, (old, n) -> old.at() > n.at() ? old : n);
+    if (gateway == null) {
+      return;
+    }
+    dirty.add(userId);
+    if (!next.sameAs(current) && c.getValue("event") instanceof JsonObject event) {
+      List<String> conversationIds = new ArrayList<>();
+      c.getJsonArray("conversationIds", new JsonArray()).forEach(id -> conversationIds.add((String) id));
+      gateway.deliverToConversations(event, conversationIds, userId);
+    }
+  }
+
+  // ---- status (SPEC §3b) ----
+
+  /**
+   * What others are shown of a connected user: offline when invisible, away when their status is
+   * online and they are idle on every node that has them, else their status.
+   */
+  private String shownStatus(String userId) {
+    Status status = statuses.getOrDefault(userId, DEFAULT_STATUS);
+    if ("invisible".equals(status.status())) {
+      return OFFLINE;
+    }
+    if ("online".equals(status.status()) && idleEverywhere(userId)) {
+      return "away";
+    }
+    return status.status();
+  }
+
+  /** What others are shown of a user now: {@link #shownStatus} while connected, else offline. */
+  private String view(String userId) {
+    return onlineAnywhere(userId) ? shownStatus(userId) : OFFLINE;
+  }
+
+  /** A user's own view of their status: as others see it, but invisible when invisible. */
+  private String ownView(String userId) {
+    if (!onlineAnywhere(userId)) {
+      return OFFLINE;
+    }
+    Status status = statuses.getOrDefault(userId, DEFAULT_STATUS);
+    return "invisible".equals(status.status()) ? "invisible" : shownStatus(userId);
+  }
+
+  private String shownOf(String userId) {
+    Shown s = shown.get(userId);
+    return s == null ? null : s.status();
+  }
+
+  private boolean idleEverywhere(String userId) {
+    boolean any = false;
+    if (mine.contains(userId)) {
+      if (!mine.isIdle(userId)) {
+        return false;
+      }
+      any = true;
+    }
+    for (Replica r : replicas.values()) {
+      if (r.set.contains(userId)) {
+        if (!r.set.isIdle(userId)) {
+          return false;
+        }
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  private void mergeStatuses(JsonArray changed) {
+    if (changed == null) {
+      return;
+    }
+    for (Object o : changed) {
+      if (o instanceof JsonObject json && json.getValue("userId") instanceof String userId) {
+        mergeStatus(userId, Status.fromJson(json));
+      }
+    }
+  }
+
+  /** Keeps the newer of two statuses; true when {@code next} was newer. */
+  private boolean mergeStatus(String userId, Status next) {
+    if (next == null || !next.newerThan(statuses.get(userId))) {
+      return false;
+    }
+    statuses.put(userId, next);
+    if (gateway != null) {
+      dirty.add(userId);
+    }
+    return true;
+  }
+
+  /**
+   * Users whose shown status may have changed: the lowest node that has such a user connected
+   * announces what others are shown now, when it differs from what they were told. Users with a
+   * connection change on its way, or not yet announced online, wait for it.
+   */
+  private void reconcileStatuses(long now) {
+    if (dirty.isEmpty()) {
+      return;
+    }
+    List<String> users = List.copyOf(dirty);
+    dirty.clear();
+    for (String userId : users) {
+      Announced a = announced.get(userId);
+      if (inFlight.contains(userId) || joining.containsKey(userId) || a == null || !a.online()
+        || !mine.contains(userId) || lowerNodeHas(userId)) {
+        continue;
+      }
+      String next = shownStatus(userId);
+      String text = OFFLINE.equals(next) ? null : statuses.getOrDefault(userId, DEFAULT_STATUS).text();
+      Shown before = told.get(userId);
+      if (before == null) {
+        // Joined the cluster after the user's announcement: assume its clients were told this.
+        told.put(userId, new Shown(next, text, now));
+        continue;
+      }
+      if (before.status().equals(next) && java.util.Objects.equals(before.text(), text)) {
+        continue;
+      }
+      long at = Math.max(now, before.at() + 1);
+      told.put(userId, new Shown(next, text, at));
+      toAnnounce.add(new Change(userId, !OFFLINE.equals(next), at, true, before.status(), next, text));
+      if (OFFLINE.equals(before.status()) != OFFLINE.equals(next)) {
+        // Visible again, or gone invisible: the last time others saw them.
+        seen.merge(userId, at, Math::max);
+      }
+    }
+  }
+
+  /** {@code set_status {status, text?}}: kept in PostgreSQL, then spread in this node's next delta. */
+  private Future<Envelope> setStatus(Command cmd) {
+    JsonObject p = cmd.payload();
+    String status = Fields.requiredString(p, "status", 16);
+    if (!STATUSES.contains(status)) {
+      throw ServiceException.invalid("'status' must be \"online\", \"away\", \"busy\" or \"invisible\"");
+    }
+    String text = Fields.optionalString(p, "text", MAX_STATUS_TEXT);
+    if (text != null) {
+      if (text.codePoints().anyMatch(ch -> Character.getType(ch) == Character.CONTROL)) {
+        throw ServiceException.invalid("'text' must be one line without control characters");
+      }
+      text = text.strip().isEmpty() ? null : text.strip();
+    }
+    String userId = cmd.userId();
+    Status current = statuses.get(userId);
+    long at = Math.max(System.currentTimeMillis(), current == null ? 0 : current.at() + 1);
+    Status next = new Status(status, text, at, me);
+    String chosenText = text;
+    return PresenceStore.setStatus(node.pool(), userId, new PresenceStore.Status(status, text, at))
+      .recover(Db::failure)
+      .map(v -> {
+        if (mergeStatus(userId, next)) {
+          statusDelta.put(userId, next);
+        }
+        JsonObject mine = new JsonObject().put("userId", userId).put("status", status).put("text", chosenText);
+        // The user's other devices learn it too (presence events about a user never reach the user otherwise).
+        publish(Addresses.user(userId), Types.PRESENCE_CHANGED, mine);
+        return Envelope.of(Types.ACK, mine.copy());
+      });
+  }
+
+  /** {@code get_presence {userIds}}: those of the users who share a conversation with the caller (and the caller). */
+  private Future<Envelope> getPresence(Command cmd) {
+    List<String> ids = Fields.stringList(cmd.payload(), "userIds", MAX_QUERY_USERS, 128);
+    if (ids.isEmpty()) {
+      throw ServiceException.invalid("'userIds' is required: 1 to " + MAX_QUERY_USERS + " user ids");
+    }
+    List<String> distinct = List.copyOf(new java.util.LinkedHashSet<>(ids));
+    String viewer = cmd.userId();
+    return PresenceStore.visibleTo(node.pool(), viewer, distinct).recover(Db::failure).map(visible -> {
+      JsonArray users = new JsonArray();
+      for (String userId : distinct) {
+        if (visible.containsKey(userId)) {
+          users.add(presenceOf(userId, viewer).put("lastSeenAt", visible.get(userId)));
+        }
+      }
+      return Envelope.of(Types.PRESENCE, new JsonObject().put("users", users));
+    });
+  }
+
+  /** {@code get_conversation_presence {conversationId}}: the members online now, as the caller sees them. */
+  private Future<Envelope> getConversationPresence(Command cmd) {
+    java.util.UUID id = Fields.conversationId(cmd.payload(), "conversationId");
+    String viewer = cmd.userId();
+    return ConversationStore.requireMember(node.pool(), id, viewer)
+      .compose(v -> ConversationStore.memberIds(node.pool(), id))
+      .recover(Db::failure)
+      .map(members -> {
+        JsonArray online = new JsonArray();
+        for (String userId : members) {
+          JsonObject p = presenceOf(userId, viewer);
+          if (p.getBoolean("online")) {
+            p.remove("online");
+            online.add(p);
+          }
+        }
+        return Envelope.of(Types.CONVERSATION_PRESENCE,
+          new JsonObject().put("conversationId", id.toString()).put("onlineUsers", online));
+      });
+  }
+
+  /** {userId, online, status, text} as {@code viewer} may see it. */
+  private JsonObject presenceOf(String userId, String viewer) {
+    String status = userId.equals(viewer) ? ownView(userId) : view(userId);
+    boolean online = !OFFLINE.equals(status);
+    return new JsonObject().put("userId", userId).put("online", online).put("status", status)
+      .put("text", online ? statuses.getOrDefault(userId, DEFAULT_STATUS).text() : null);
   }
 
   /** One statement per interval for every user whose presence was announced here; kept for the next try on failure. */

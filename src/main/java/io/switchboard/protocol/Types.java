@@ -31,6 +31,22 @@ public final class Types {
   public static final String ICE_CANDIDATE = "ice_candidate";
   public static final String GET_CALL = "get_call";
   public static final String GET_ICE_SERVERS = "get_ice_servers";
+  // SPEC §3b: message lifecycle, threads, search, status and roles
+  public static final String EDIT_MESSAGE = "edit_message";
+  public static final String DELETE_MESSAGE = "delete_message";
+  public static final String REACT = "react";
+  public static final String LOAD_THREAD = "load_thread";
+  public static final String SEARCH_MESSAGES = "search_messages";
+  public static final String SET_STATUS = "set_status";
+  /** Not in the specification's table: {@code GET /api/presence} as a command. */
+  public static final String GET_PRESENCE = "get_presence";
+  /** Not in the specification's table: {@code GET /api/conversations/{id}/presence} as a command. */
+  public static final String GET_CONVERSATION_PRESENCE = "get_conversation_presence";
+  public static final String UPDATE_CONVERSATION = "update_conversation";
+  public static final String SET_ROLE = "set_role";
+  public static final String REMOVE_MEMBER = "remove_member";
+  public static final String ROTATE_INVITE = "rotate_invite";
+  public static final String MUTE = "mute";
 
   // Replies and events (server -> client)
   public static final String CONVERSATIONS_LOADED = "conversations_loaded";
@@ -63,6 +79,16 @@ public final class Types {
   public static final String CALL_BUSY = "call_busy";
   public static final String CALL = "call";
   public static final String ICE_SERVERS = "ice_servers";
+  public static final String MESSAGE_EDITED = "message_edited";
+  public static final String MESSAGE_DELETED = "message_deleted";
+  public static final String REACTION_UPDATED = "reaction_updated";
+  public static final String SEARCH_RESULTS = "search_results";
+  public static final String PRESENCE_CHANGED = "presence_changed";
+  /** Reply of {@code get_presence}: {@code {users:[...]}}. */
+  public static final String PRESENCE = "presence";
+  /** Reply of {@code get_conversation_presence}: {@code {conversationId, onlineUsers:[...]}}. */
+  public static final String CONVERSATION_PRESENCE = "conversation_presence";
+  public static final String CONVERSATION_UPDATED = "conversation_updated";
 
   /** Internal, never sent to clients: apply a topic subscription to every open stream of a user. */
   public static final String STREAMS_SUBSCRIBE = "~subscribe";
@@ -73,7 +99,9 @@ public final class Types {
   public static final Set<String> FORWARDED = Set.of(
     LOAD_CONVERSATIONS, GET_CONVERSATION, CREATE_CONVERSATION, CREATE_GROUP, JOIN_GROUP, SEND_MESSAGE,
     LOAD_MESSAGES, LOAD_MORE_MESSAGES, MARK_READ, TYPING_START, TYPING_STOP, CALL_OFFER, CALL_ANSWER,
-    CALL_DECLINE, CALL_END, ICE_CANDIDATE, GET_CALL, GET_ICE_SERVERS);
+    CALL_DECLINE, CALL_END, ICE_CANDIDATE, GET_CALL, GET_ICE_SERVERS, EDIT_MESSAGE, DELETE_MESSAGE, REACT,
+    LOAD_THREAD, SEARCH_MESSAGES, SET_STATUS, GET_PRESENCE, GET_CONVERSATION_PRESENCE, UPDATE_CONVERSATION, SET_ROLE,
+    REMOVE_MEMBER, ROTATE_INVITE, MUTE);
 
   /** Names a backend may not use as a published event name (SPEC §6). */
   public static final Set<String> RESERVED = Set.of(
@@ -84,7 +112,10 @@ public final class Types {
     CONVERSATION_LEFT, CONVERSATION, MESSAGE_SENT, MESSAGE_RECEIVED, MESSAGES_LOADED, MEMBER_JOINED,
     MEMBER_LEFT, RECEIPT, TYPING_UPDATE, USER_ONLINE, USER_OFFLINE, SUBSCRIBED, UNSUBSCRIBED, PONG, ACK,
     ERROR, CONNECTED, AUTH_SUCCESS, AUTH_ERROR, TOKEN_EXPIRED, RECONNECT, RESYNC_REQUIRED, CALL_RINGING,
-    CALL_ACCEPTED, CALL_BUSY, CALL, ICE_SERVERS, GET_CALL, GET_ICE_SERVERS);
+    CALL_ACCEPTED, CALL_BUSY, CALL, ICE_SERVERS, GET_CALL, GET_ICE_SERVERS, EDIT_MESSAGE, DELETE_MESSAGE, REACT,
+    LOAD_THREAD, SEARCH_MESSAGES, SET_STATUS, GET_PRESENCE, GET_CONVERSATION_PRESENCE, UPDATE_CONVERSATION, SET_ROLE,
+    REMOVE_MEMBER, ROTATE_INVITE, MUTE, MESSAGE_EDITED, MESSAGE_DELETED, REACTION_UPDATED, SEARCH_RESULTS,
+    PRESENCE_CHANGED, PRESENCE, CONVERSATION_PRESENCE, CONVERSATION_UPDATED);
 
   private Types() {
   }

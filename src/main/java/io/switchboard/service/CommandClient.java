@@ -4,10 +4,13 @@ import io.switchboard.auth.Principal;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ServiceException;
+import io.switchboard.protocol.Types;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
+
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * How adapters send commands: request/reply on {@code sb.cmd.<type>}. On a node that runs the
@@ -23,6 +26,12 @@ public final class CommandClient {
 
   private final Vertx vertx;
   private final DeliveryOptions options;
+  /**
+   * When each user last sent a client command through this node (epoch milliseconds): the idle
+   * clock of presence ({@code presence.awaySeconds}). Pings and the streams' own commands do not
+   * count, only the commands a client chose to send ({@link Types#FORWARDED}).
+   */
+  private final ConcurrentHashMap<String, Long> lastCommand = new ConcurrentHashMap<>();
 
   /** @param local whether this node runs the service verticles itself */
   public CommandClient(Vertx vertx, boolean local) {
@@ -36,11 +45,26 @@ public final class CommandClient {
 
   /** A command from one client connection (device); {@code connectionId} may be null. */
   public Future<Envelope> request(Principal principal, String type, JsonObject payload, String connectionId) {
+    long now = System.currentTimeMillis();
+    if (Types.FORWARDED.contains(type)) {
+      lastCommand.put(principal.userId(), now);
+    }
     Command cmd = new Command(type, principal, payload == null ? new JsonObject() : payload, connectionId,
-      System.currentTimeMillis() + TIMEOUT_MS);
+      now + TIMEOUT_MS);
     return vertx.eventBus().<JsonObject>request(Addresses.command(type), cmd.toJson(), options)
       .transform(ar -> ar.succeeded()
         ? Future.succeededFuture(Envelope.fromBus(ar.result().body()))
         : Future.failedFuture(ServiceException.from(ar.cause())));
+  }
+
+  /** When {@code userId} last sent a client command through this node, or 0. */
+  public long lastCommandAt(String userId) {
+    Long at = lastCommand.get(userId);
+    return at == null ? 0 : at;
+  }
+
+  /** Forgets the users for whom {@code stale} holds (presence drops those not connected here). */
+  public void forgetCommands(java.util.function.BiPredicate<String, Long> stale) {
+    lastCommand.entrySet().removeIf(e -> stale.test(e.getKey(), e.getValue()));
   }
 }

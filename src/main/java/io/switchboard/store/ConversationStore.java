@@ -18,7 +18,7 @@ public final class ConversationStore {
 
   /** A conversation as one member sees it (SPEC §3). */
   static final String VIEW = """
-    SELECT c.id, c.kind, c.name, c.invite_code, c.created_at, c.updated_at, c.last_seq, m.last_read_seq,
+    SELECT c.id, c.kind, c.name, c.invite_code, c.created_at, c.updated_at, c.last_seq, m.last_read_seq, m.muted,
       (SELECT count(*) FROM messages x
         WHERE x.conversation_id = c.id AND x.seq > m.last_read_seq
           AND x.sender_id <> m.user_id AND x.kind <> 'system') AS unread,
@@ -60,12 +60,18 @@ public final class ConversationStore {
       SET role = 'member', joined_seq = EXCLUDED.joined_seq, left_seq = NULL,
           last_read_seq = EXCLUDED.joined_seq, joined_at = now()""";
   static final String MARK_LEFT = "UPDATE members SET left_seq = $3 WHERE conversation_id = $1 AND user_id = $2";
-  static final String PROMOTE_OLDEST = """
-    UPDATE members SET role = 'owner'
-    WHERE conversation_id = $1 AND user_id = (
-      SELECT user_id FROM members WHERE conversation_id = $1 AND left_seq IS NULL
-      ORDER BY joined_at, user_id LIMIT 1)
+  /** Whoever joins a group that no owner is in (everyone had left) becomes its owner. */
+  static final String OWN_IF_OWNERLESS = """
+    UPDATE members SET role = 'owner' WHERE conversation_id = $1 AND user_id = $2
     AND NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND left_seq IS NULL AND role = 'owner')""";
+  /** {owners, members} among the current members. */
+  static final String HEADCOUNT = """
+    SELECT count(*) FILTER (WHERE role = 'owner'), count(*) FROM members WHERE conversation_id = $1 AND left_seq IS NULL""";
+  static final String RENAME = "UPDATE conversations SET name = $2 WHERE id = $1 AND name IS DISTINCT FROM $2";
+  static final String SET_ROLE = """
+    UPDATE members SET role = $3 WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL AND role <> $3""";
+  static final String SET_INVITE = "UPDATE conversations SET invite_code = $2 WHERE id = $1";
+  static final String MUTE = "UPDATE members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL";
   static final String MEMBER_IDS = "SELECT user_id FROM members WHERE conversation_id = $1 AND left_seq IS NULL";
 
   private ConversationStore() {
@@ -174,13 +180,41 @@ public final class ConversationStore {
   }
 
   public static Future<Void> join(SqlConnection conn, UUID id, String userId, long seq) {
-    return conn.preparedQuery(REJOIN).execute(Tuple.of(id, userId, seq)).mapEmpty();
+    return conn.preparedQuery(REJOIN).execute(Tuple.of(id, userId, seq))
+      .compose(v -> conn.preparedQuery(OWN_IF_OWNERLESS).execute(Tuple.of(id, userId)))
+      .mapEmpty();
   }
 
+  /** Ends a membership at the seq of its {@code member_left} item (a leave or a removal). */
   public static Future<Void> leave(SqlConnection conn, UUID id, String userId, long seq) {
-    return conn.preparedQuery(MARK_LEFT).execute(Tuple.of(id, userId, seq))
-      .compose(v -> conn.preparedQuery(PROMOTE_OLDEST).execute(Tuple.of(id)))
-      .mapEmpty();
+    return conn.preparedQuery(MARK_LEFT).execute(Tuple.of(id, userId, seq)).mapEmpty();
+  }
+
+  /** {owners, members}: how many current members, and how many of them own the group. */
+  public static Future<long[]> headcount(SqlClient db, UUID id) {
+    return db.preparedQuery(HEADCOUNT).execute(Tuple.of(id)).map(rows -> {
+      Row r = rows.iterator().next();
+      return new long[] {r.getLong(0), r.getLong(1)};
+    });
+  }
+
+  /** Renames a group; false when it already has that name. */
+  public static Future<Boolean> rename(SqlConnection conn, UUID id, String name) {
+    return conn.preparedQuery(RENAME).execute(Tuple.of(id, name)).map(rows -> rows.rowCount() > 0);
+  }
+
+  /** Gives a current member a role; false when they have it already. */
+  public static Future<Boolean> setRole(SqlConnection conn, UUID id, String userId, String role) {
+    return conn.preparedQuery(SET_ROLE).execute(Tuple.of(id, userId, role)).map(rows -> rows.rowCount() > 0);
+  }
+
+  public static Future<Void> setInviteCode(SqlConnection conn, UUID id, String inviteCode) {
+    return conn.preparedQuery(SET_INVITE).execute(Tuple.of(id, inviteCode)).mapEmpty();
+  }
+
+  /** Mutes or unmutes a conversation for one current member; false when not a current member. */
+  public static Future<Boolean> mute(SqlClient db, UUID id, String userId, boolean muted) {
+    return db.preparedQuery(MUTE).execute(Tuple.of(id, userId, muted)).map(rows -> rows.rowCount() > 0);
   }
 
   public static Future<List<String>> memberIds(SqlClient db, UUID id) {
@@ -204,6 +238,7 @@ public final class ConversationStore {
       .put("lastSeq", r.getLong("last_seq"))
       .put("lastReadSeq", r.getLong("last_read_seq"))
       .put("unreadCount", r.getLong("unread"))
+      .put("muted", r.getBoolean("muted"))
       .put("createdAt", Db.timestamp(r.getOffsetDateTime("created_at")))
       .put("updatedAt", Db.timestamp(r.getOffsetDateTime("updated_at")));
   }

@@ -14,7 +14,9 @@ import java.util.Map;
 
 /**
  * SQL of presence (DESIGN §9): the conversations a batch of users is in now, read once per
- * announcement batch, and their {@code last_seen_at}, written once per batch of changes.
+ * announcement batch, and their {@code last_seen_at}, written once per batch of changes; the
+ * status users chose (SPEC §3b), written when they set it and read when they come online; and
+ * who may see whose presence.
  */
 public final class PresenceStore {
 
@@ -30,7 +32,50 @@ public final class PresenceStore {
     SELECT id, seen FROM unnest($1::text[], $2::timestamptz[]) AS s(id, seen)
     ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(users.last_seen_at, EXCLUDED.last_seen_at)""";
 
+  /** A newer status wins: two nodes' writes that land out of order keep the later one. */
+  static final String SET_STATUS = """
+    INSERT INTO users (id, status, status_text, status_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_text = EXCLUDED.status_text,
+      status_at = EXCLUDED.status_at
+    WHERE users.status_at IS NULL OR users.status_at <= EXCLUDED.status_at""";
+  /** The statuses some users set (users who never set one are absent). */
+  static final String STATUSES = """
+    SELECT id, status, status_text, status_at FROM users WHERE id = ANY($1) AND status_at IS NOT NULL""";
+  /** Of some users, those who share a current conversation with $1 (and $1), with their last-seen time. */
+  static final String VISIBLE_TO = """
+    SELECT u.id, u.last_seen_at FROM users u WHERE u.id = ANY($2) AND (u.id = $1 OR EXISTS (
+      SELECT 1 FROM members a JOIN members b ON b.conversation_id = a.conversation_id
+      WHERE a.user_id = $1 AND a.left_seq IS NULL AND b.user_id = u.id AND b.left_seq IS NULL))""";
+
   private PresenceStore() {
+  }
+
+  /** A status a user chose, at {@code at} (epoch milliseconds). */
+  public record Status(String status, String text, long at) {
+  }
+
+  public static Future<Void> setStatus(SqlClient db, String userId, Status status) {
+    return db.preparedQuery(SET_STATUS).execute(Tuple.of(userId, status.status(), status.text(),
+      OffsetDateTime.ofInstant(Instant.ofEpochMilli(status.at()), ZoneOffset.UTC))).mapEmpty();
+  }
+
+  public static Future<Map<String, Status>> statuses(SqlClient db, List<String> userIds) {
+    return db.preparedQuery(STATUSES).execute(Tuple.of(userIds.toArray(new String[0]))).map(rows -> {
+      Map<String, Status> out = new HashMap<>();
+      rows.forEach(r -> out.put(r.getString(0),
+        new Status(r.getString(1), r.getString(2), r.getOffsetDateTime(3).toInstant().toEpochMilli())));
+      return out;
+    });
+  }
+
+  /** user id → last-seen time (or null) of those of {@code userIds} whose presence {@code viewerId} may see. */
+  public static Future<Map<String, String>> visibleTo(SqlClient db, String viewerId, List<String> userIds) {
+    Tuple params = Tuple.tuple().addString(viewerId).addArrayOfString(userIds.toArray(new String[0]));
+    return db.preparedQuery(VISIBLE_TO).execute(params).map(rows -> {
+      Map<String, String> out = new HashMap<>();
+      rows.forEach(r -> out.put(r.getString(0), Db.timestamp(r.getOffsetDateTime(1))));
+      return out;
+    });
   }
 
   /** Each user's current conversation ids (users in none are absent). */

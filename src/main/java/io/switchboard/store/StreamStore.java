@@ -51,7 +51,8 @@ public final class StreamStore {
       FROM members mm LEFT JOIN pos ON pos.conversation_id = mm.conversation_id
       WHERE mm.user_id = $1 AND (pos.seq IS NOT NULL OR mm.left_seq IS NULL))
     SELECT x.conversation_id, x.seq, x.id, x.sender_id, x.kind, x.content::text AS content, x.reply_to,
-           x.client_message_id, x.created_at
+           x.client_message_id, x.created_at, x.thread_id, x.edited_at, x.deleted_at, x.thread_replies,
+           x.thread_last_at
     FROM m JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.from_seq
       AND (m.left_seq IS NULL OR x.seq <= m.left_seq)
     ORDER BY x.conversation_id, x.seq

@@ -156,4 +156,29 @@ class ChatBrowserTest {
       bobBrowser.driver.switchTo().window(chat);
     }
   }
+
+  @Test
+  @Order(4)
+  @DisplayName("a reaction, a status and a delete made on one page show on the other (SPEC §3b)")
+  void chatFeatures() {
+    // The message whose text is arguments[0].
+    String li = "const li = [...document.querySelectorAll('#messages li.message')]"
+      + ".find(l => l.querySelector('.text').textContent === arguments[0]);";
+    bobBrowser.awaitJs("bob's page shows the react button of 'hello bob'",
+      li + " return !!(li && li.querySelector('button.react'))", "hello bob");
+    bobBrowser.js(li + " li.querySelector('button.react').click()", "hello bob");
+    aliceBrowser.awaitJs("alice sees bob's reaction",
+      li + " return !!li && [...li.querySelectorAll('button.reaction')].some(b => b.textContent === '👍 1')", "hello bob");
+
+    bobBrowser.js("const s = document.getElementById('my-status'); s.value = 'busy'; s.dispatchEvent(new Event('change'))");
+    aliceBrowser.awaitJs("alice sees bob busy",
+      "return !!document.querySelector('#members li[data-user=\"' + arguments[0] + '\"]')?.textContent.includes('(busy)')",
+      bobId);
+
+    aliceBrowser.js(li + " li.querySelector('button.delete').click()", "great, let's call");
+    aliceBrowser.await("the confirm dialog", d -> d.switchTo().alert()).accept();
+    bobBrowser.awaitJs("bob sees the message deleted",
+      "return [...document.querySelectorAll('#messages li.message.deleted .text')].some(e => e.textContent === 'message deleted')");
+    assertThat(bob.texts()).containsExactly("hello bob", "hi alice, all good here", "message deleted");
+  }
 }

@@ -71,6 +71,15 @@ public final class Api {
     return await(body == null ? req.send() : req.sendJsonObject(body));
   }
 
+  /** Any method (PUT, PATCH, DELETE of SPEC §3b) with an optional JSON body. */
+  public HttpResponse<Buffer> request(io.vertx.core.http.HttpMethod method, String path, String token, JsonObject body) {
+    var req = client.request(method, path);
+    if (token != null) {
+      req.bearerTokenAuthentication(token);
+    }
+    return await(body == null ? req.send() : req.sendJsonObject(body));
+  }
+
   /** POSTs raw bytes (malformed JSON, oversize bodies). */
   public HttpResponse<Buffer> postRaw(String path, String token, String raw) {
     var req = client.post(path).putHeader("Content-Type", "application/json");

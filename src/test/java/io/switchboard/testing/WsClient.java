@@ -28,7 +28,8 @@ import java.util.function.Predicate;
 public final class WsClient implements AutoCloseable {
 
   /** The durable event types: they carry conversationId and seq. */
-  private static final Set<String> DURABLE = Set.of("message_received", "member_joined", "member_left");
+  private static final Set<String> DURABLE = Set.of("message_received", "member_joined", "member_left",
+    "message_edited", "message_deleted", "reaction_updated", "conversation_updated");
 
   private final WebSocketClient client;
   private final Inbox<JsonObject> inbox;

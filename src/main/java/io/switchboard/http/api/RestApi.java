@@ -70,6 +70,8 @@ public final class RestApi {
     router.route("/api/conversations*").handler(this::authenticate);
     router.route("/api/groups*").handler(this::authenticate);
     router.route("/api/calls*").handler(this::authenticate);
+    router.route("/api/search*").handler(this::authenticate);
+    router.route("/api/presence*").handler(this::authenticate);
     router.post("/api/events/subscribe").handler(this::authenticate);
     router.post("/api/events/unsubscribe").handler(this::authenticate);
     router.post("/api/publish").handler(ctx -> requireApiKey(ctx, "publish")).handler(this::publish);
@@ -88,6 +90,29 @@ public final class RestApi {
     router.get("/api/conversations/:id/messages").handler(command(Types.LOAD_MESSAGES, 200, RestApi::pageQuery));
     router.post("/api/conversations/:id/read").handler(command(Types.MARK_READ, 200, RestApi::bodyWithId));
     router.post("/api/conversations/:id/typing").handler(this::typing);
+
+    // SPEC §3b: message lifecycle, threads, search, status and roles.
+    router.patch("/api/conversations/:id/messages/:messageId").handler(command(Types.EDIT_MESSAGE, 200,
+      ctx -> bodyWithId(ctx).put("messageId", ctx.pathParam("messageId"))));
+    router.delete("/api/conversations/:id/messages/:messageId").handler(command(Types.DELETE_MESSAGE, 200,
+      ctx -> pathId(ctx).put("messageId", ctx.pathParam("messageId"))));
+    router.put("/api/conversations/:id/messages/:messageId/reactions/:emoji").handler(command(Types.REACT, 200,
+      ctx -> reaction(ctx, true)));
+    router.delete("/api/conversations/:id/messages/:messageId/reactions/:emoji").handler(command(Types.REACT, 200,
+      ctx -> reaction(ctx, false)));
+    router.get("/api/conversations/:id/threads/:messageId/messages").handler(command(Types.LOAD_THREAD, 200,
+      ctx -> pageQuery(ctx).put("threadId", ctx.pathParam("messageId"))));
+    router.get("/api/search").handler(command(Types.SEARCH_MESSAGES, 200, RestApi::searchQuery));
+    router.put("/api/presence/me").handler(command(Types.SET_STATUS, 200, RestApi::body));
+    router.get("/api/presence").handler(command(Types.GET_PRESENCE, 200, RestApi::userIdsQuery));
+    router.get("/api/conversations/:id/presence").handler(command(Types.GET_CONVERSATION_PRESENCE, 200, RestApi::pathId));
+    router.patch("/api/conversations/:id").handler(command(Types.UPDATE_CONVERSATION, 200, RestApi::bodyWithId));
+    router.put("/api/conversations/:id/members/:userId").handler(command(Types.SET_ROLE, 200,
+      ctx -> bodyWithId(ctx).put("userId", ctx.pathParam("userId"))));
+    router.delete("/api/conversations/:id/members/:userId").handler(command(Types.REMOVE_MEMBER, 200,
+      ctx -> pathId(ctx).put("userId", ctx.pathParam("userId"))));
+    router.post("/api/conversations/:id/invite-code").handler(command(Types.ROTATE_INVITE, 200, RestApi::pathId));
+    router.put("/api/conversations/:id/mute").handler(command(Types.MUTE, 200, RestApi::bodyWithId));
 
     router.get("/api/calls/ice-servers").handler(command(Types.GET_ICE_SERVERS, 200, ctx -> new JsonObject()));
     router.post("/api/calls/offer").handler(command(Types.CALL_OFFER, RestApi::offerStatus, RestApi::body));
@@ -328,6 +353,47 @@ public final class RestApi {
 
   private static JsonObject bodyWithId(RoutingContext ctx) {
     return body(ctx).put("conversationId", ctx.pathParam("id"));
+  }
+
+  /** {@code PUT} (on) or {@code DELETE} (off) of {@code /messages/{messageId}/reactions/{emoji}}. */
+  private static JsonObject reaction(RoutingContext ctx, boolean on) {
+    return pathId(ctx).put("messageId", ctx.pathParam("messageId")).put("emoji", ctx.pathParam("emoji")).put("on", on);
+  }
+
+  /** {@code GET /api/search?q=&conversationId=&limit=&cursor=}. */
+  private static JsonObject searchQuery(RoutingContext ctx) {
+    JsonObject p = new JsonObject();
+    for (String name : new String[] {"q", "conversationId", "cursor"}) {
+      String raw = ctx.request().getParam(name);
+      if (raw != null && !(raw.isEmpty() && !"q".equals(name))) {
+        p.put(name, raw);
+      }
+    }
+    String limit = ctx.request().getParam("limit");
+    if (limit != null && !limit.isEmpty()) {
+      p.put("limit", wholeNumber("limit", limit));
+    }
+    return p;
+  }
+
+  /** {@code GET /api/presence?userIds=a,b}: the ids, comma-separated. */
+  private static JsonObject userIdsQuery(RoutingContext ctx) {
+    String raw = ctx.request().getParam("userIds");
+    io.vertx.core.json.JsonArray ids = new io.vertx.core.json.JsonArray();
+    if (raw != null) {
+      for (String id : raw.split(",", -1)) {
+        ids.add(id);
+      }
+    }
+    return new JsonObject().put("userIds", ids);
+  }
+
+  private static long wholeNumber(String name, String raw) {
+    try {
+      return Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw new ServiceException(ErrorCode.INVALID_REQUEST, "'" + name + "' must be a whole number");
+    }
   }
 
   private static JsonObject pageQuery(RoutingContext ctx) {

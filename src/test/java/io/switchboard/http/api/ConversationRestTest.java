@@ -267,7 +267,7 @@ class ConversationRestTest {
   }
 
   @Test
-  @DisplayName("when the owner leaves a group, a remaining member becomes owner")
+  @DisplayName("the last owner cannot leave while others stay (SPEC §3b); after handing over, they can")
   void ownerLeaving() {
     String alice = Api.user("alice");
     String bob = Api.user("bob");
@@ -275,6 +275,9 @@ class ConversationRestTest {
     String bobToken = api.token(bob);
     String id = api.group(aliceToken, "Succession", bob).getString("id");
 
+    assertError(api.post("/api/conversations/" + id + "/leave", aliceToken, null), 409, "conflict");
+    assertThat(api.request(io.vertx.core.http.HttpMethod.PUT, "/api/conversations/" + id + "/members/" + bob, aliceToken,
+      new JsonObject().put("role", "owner")).statusCode()).isEqualTo(200);
     assertThat(api.post("/api/conversations/" + id + "/leave", aliceToken, null).statusCode()).isEqualTo(200);
 
     assertThat(roles(api.get("/api/conversations/" + id, bobToken).bodyAsJsonObject())).containsOnly(entry(bob, "owner"));

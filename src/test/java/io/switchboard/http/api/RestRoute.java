@@ -33,6 +33,29 @@ record RestRoute(HttpMethod method, String path, JsonObject body) {
   static final RestRoute READ = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/read",
     new JsonObject().put("seq", 1));
 
+  // SPEC §3b. A message id no message has: membership is checked first.
+  static final String MESSAGE = "/api/conversations/{id}/messages/00000000-0000-0000-0000-0000000000aa";
+  static final RestRoute EDIT = new RestRoute(HttpMethod.PATCH, MESSAGE, new JsonObject().put("content", "edited"));
+  static final RestRoute DELETE_MESSAGE = new RestRoute(HttpMethod.DELETE, MESSAGE, null);
+  static final RestRoute REACT = new RestRoute(HttpMethod.PUT, MESSAGE + "/reactions/%F0%9F%91%8D", null);
+  static final RestRoute UNREACT = new RestRoute(HttpMethod.DELETE, MESSAGE + "/reactions/%F0%9F%91%8D", null);
+  static final RestRoute THREAD = new RestRoute(HttpMethod.GET,
+    "/api/conversations/{id}/threads/00000000-0000-0000-0000-0000000000aa/messages", null);
+  static final RestRoute RENAME = new RestRoute(HttpMethod.PATCH, "/api/conversations/{id}",
+    new JsonObject().put("name", "Renamed"));
+  static final RestRoute SET_ROLE = new RestRoute(HttpMethod.PUT, "/api/conversations/{id}/members/someone",
+    new JsonObject().put("role", "admin"));
+  static final RestRoute REMOVE_MEMBER = new RestRoute(HttpMethod.DELETE, "/api/conversations/{id}/members/someone",
+    null);
+  static final RestRoute ROTATE_INVITE = new RestRoute(HttpMethod.POST, "/api/conversations/{id}/invite-code", null);
+  static final RestRoute MUTE = new RestRoute(HttpMethod.PUT, "/api/conversations/{id}/mute",
+    new JsonObject().put("muted", true));
+  static final RestRoute ONLINE = new RestRoute(HttpMethod.GET, "/api/conversations/{id}/presence", null);
+  static final RestRoute SEARCH = new RestRoute(HttpMethod.GET, "/api/search?q=hello", null);
+  static final RestRoute SET_STATUS = new RestRoute(HttpMethod.PUT, "/api/presence/me",
+    new JsonObject().put("status", "busy"));
+  static final RestRoute PRESENCE = new RestRoute(HttpMethod.GET, "/api/presence?userIds=someone", null);
+
   static final String CALL_ID = "00000000-0000-0000-0000-000000000000";
   static final RestRoute CALL_OFFER = new RestRoute(HttpMethod.POST, "/api/calls/offer",
     new JsonObject().put("conversationId", CALL_ID).put("sdp", "v=0").put("media", "audio"));
@@ -50,17 +73,20 @@ record RestRoute(HttpMethod method, String path, JsonObject body) {
   /** Every command that needs a token. */
   static List<RestRoute> authenticated() {
     return List.of(LIST, CREATE, GET, CREATE_GROUP, JOIN, LEAVE, SEND, HISTORY, READ,
-      CALL_OFFER, CALL_ANSWER, CALL_DECLINE, CALL_END, ICE_CANDIDATE, ICE_SERVERS, GET_CALL);
+      CALL_OFFER, CALL_ANSWER, CALL_DECLINE, CALL_END, ICE_CANDIDATE, ICE_SERVERS, GET_CALL,
+      EDIT, DELETE_MESSAGE, REACT, UNREACT, THREAD, RENAME, SET_ROLE, REMOVE_MEMBER, ROTATE_INVITE, MUTE, ONLINE,
+      SEARCH, SET_STATUS, PRESENCE);
   }
 
   /** Every command addressed to one conversation by the id in its path. */
   static List<RestRoute> conversationScoped() {
-    return List.of(GET, LEAVE, SEND, HISTORY, READ);
+    return List.of(GET, LEAVE, SEND, HISTORY, READ,
+      EDIT, DELETE_MESSAGE, REACT, UNREACT, THREAD, RENAME, SET_ROLE, REMOVE_MEMBER, ROTATE_INVITE, MUTE, ONLINE);
   }
 
   /** Every command that reads a JSON body. */
   static List<RestRoute> withBody() {
-    return List.of(CREATE, CREATE_GROUP, JOIN, SEND, READ);
+    return List.of(CREATE, CREATE_GROUP, JOIN, SEND, READ, EDIT, RENAME, SET_ROLE, MUTE, SET_STATUS);
   }
 
   /** The path with {@code {id}} replaced. */
