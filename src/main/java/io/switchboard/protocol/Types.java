@@ -57,6 +57,8 @@ public final class Types {
   public static final String AUTH_ERROR = "auth_error";
   public static final String TOKEN_EXPIRED = "token_expired";
   public static final String RECONNECT = "reconnect";
+  /** The server ended the connection for good (admin disconnect, revoked token): {@code {reason, reconnect:false}}. */
+  public static final String DISCONNECT = "disconnect";
   public static final String RESYNC_REQUIRED = "resync_required";
   public static final String CALL_RINGING = "call_ringing";
   public static final String CALL_ACCEPTED = "call_accepted";
@@ -83,7 +85,7 @@ public final class Types {
     CALL_END, ICE_CANDIDATE, CONVERSATIONS_LOADED, CONVERSATION_CREATED, CONVERSATION_JOINED,
     CONVERSATION_LEFT, CONVERSATION, MESSAGE_SENT, MESSAGE_RECEIVED, MESSAGES_LOADED, MEMBER_JOINED,
     MEMBER_LEFT, RECEIPT, TYPING_UPDATE, USER_ONLINE, USER_OFFLINE, SUBSCRIBED, UNSUBSCRIBED, PONG, ACK,
-    ERROR, CONNECTED, AUTH_SUCCESS, AUTH_ERROR, TOKEN_EXPIRED, RECONNECT, RESYNC_REQUIRED, CALL_RINGING,
+    ERROR, CONNECTED, AUTH_SUCCESS, AUTH_ERROR, TOKEN_EXPIRED, RECONNECT, DISCONNECT, RESYNC_REQUIRED, CALL_RINGING,
     CALL_ACCEPTED, CALL_BUSY, CALL, ICE_SERVERS, GET_CALL, GET_ICE_SERVERS);
 
   private Types() {

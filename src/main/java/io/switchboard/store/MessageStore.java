@@ -39,7 +39,7 @@ public final class MessageStore {
    * the message is inserted; the sender has read it. A retried (sender, clientMessageId) fails the
    * statement with a unique violation, which rolls all of it back: no seq is used up.
    */
-  static final String SEND = """
+  static final String SEND_WRITES = """
     WITH c AS (
       UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
       WHERE id = $1 AND ($7::bigint IS NULL OR $7 <= last_seq) AND EXISTS (
@@ -51,8 +51,14 @@ public final class MessageStore {
       RETURNING seq, created_at),
     r AS (
       UPDATE members SET last_read_seq = GREATEST(last_read_seq, (SELECT seq FROM m))
-      WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM m))
-    SELECT seq, created_at FROM m""";
+      WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM m))""";
+  static final String SEND = SEND_WRITES + "\n    SELECT seq, created_at FROM m";
+  /**
+   * The same statement with the webhook outbox's rows ({@code $8} endpoints of
+   * {@code message_created}, {@code $9} the {@code message_unseen} delay or null): still one
+   * statement, so the event exists exactly when the message does (SPEC §10).
+   */
+  static final String SEND_WITH_WEBHOOKS = SEND_WRITES + WebhookStore.SEND_OUTBOX + "\n    SELECT seq, created_at FROM m";
   static final String LAST_SEQ = "SELECT last_seq FROM conversations WHERE id = $1";
   static final String READ_OWN = """
     UPDATE members SET last_read_seq = GREATEST(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2""";
@@ -129,11 +135,24 @@ public final class MessageStore {
    * PostgreSQL's unique violation (23505) when the (sender, clientMessageId) pair exists.
    */
   public static Future<JsonObject> send(SqlClient db, NewMessage m) {
+    return send(db, m, new String[0], null);
+  }
+
+  /**
+   * As {@link #send(SqlClient, NewMessage)}, writing in the same statement the webhook rows of
+   * {@code message_created} for {@code webhookEndpoints} and, when {@code unseenDelaySeconds} is
+   * set, the {@code message_unseen} check.
+   */
+  public static Future<JsonObject> send(SqlClient db, NewMessage m, String[] webhookEndpoints, Integer unseenDelaySeconds) {
     UUID id = UUID.randomUUID();
     Tuple params = Tuple.tuple()
       .addValue(m.conversationId()).addString(m.senderId()).addValue(id).addString(m.kind())
       .addString(Json.encode(m.content())).addString(m.clientMessageId()).addValue(m.replyTo());
-    return db.preparedQuery(SEND).execute(params).map(rows -> {
+    boolean hooked = webhookEndpoints.length > 0 || unseenDelaySeconds != null;
+    if (hooked) {
+      params.addArrayOfString(webhookEndpoints).addValue(unseenDelaySeconds);
+    }
+    return db.preparedQuery(hooked ? SEND_WITH_WEBHOOKS : SEND).execute(params).map(rows -> {
       if (rows.size() == 0) {
         return null;
       }
