@@ -223,6 +223,9 @@ public final class Node {
         ids.add(id);
         return ids;
       }))
+      // The event shards reach this node before its port opens: a stream opened from then on
+      // follows live.
+      .compose(ids -> gateway.start().map(ids))
       .compose(ids -> vertx.deployVerticle(() -> new HttpVerticle(context, gateway),
         new DeploymentOptions().setInstances(cores))
       .recover(t -> Future.failedFuture(portTaken(t, "HTTP port", context.config().http().host(),

@@ -5,6 +5,7 @@ import io.switchboard.presence.Presence;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.Fields;
 import io.switchboard.protocol.ServiceException;
 import io.switchboard.protocol.Types;
@@ -592,7 +593,7 @@ public final class CallVerticle extends ServiceVerticle {
     if (connectionId != null) {
       envelope.put(Envelope.EXCEPT, connectionId);
     }
-    vertx.eventBus().publish(address, envelope);
+    Events.publish(vertx.eventBus(), address, envelope);
   }
 
   private static UUID callId(JsonObject p) {

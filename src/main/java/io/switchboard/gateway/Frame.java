@@ -3,6 +3,7 @@ package io.switchboard.gateway;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.Types;
 import io.vertx.core.json.JsonObject;
 
@@ -38,9 +39,10 @@ public final class Frame {
 
   private Frame(JsonObject envelope) {
     String exceptConnection = envelope.getString(Envelope.EXCEPT);
-    if (exceptConnection != null) {
+    if (exceptConnection != null || envelope.containsKey(Events.TO)) {
       envelope = envelope.copy();
       envelope.remove(Envelope.EXCEPT);
+      envelope.remove(Events.TO);
     }
     this.except = exceptConnection;
     this.type = envelope.getString("type");

@@ -6,12 +6,14 @@ import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.presence.Presence;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.Timeline;
 import io.switchboard.service.CommandClient;
 import io.switchboard.stream.StreamVerticle;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -57,6 +59,9 @@ public final class Gateway {
   private final Admission admission;
   private final Map<String, Route> routes = new ConcurrentHashMap<>();
   private final Map<EventLoop, Loop> loops = new ConcurrentHashMap<>();
+  /** The loop each event shard's consumer (and so each route of the shard) runs on. */
+  private final Loop[] shardLoops = new Loop[Addresses.SHARDS];
+  private final List<MessageConsumer<JsonObject>> shardConsumers = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Map<String, Deque<Session>> byUser = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> messageBuckets = new ConcurrentHashMap<>();
   private final Map<String, TokenBucket> commandBuckets = new ConcurrentHashMap<>();
@@ -73,6 +78,13 @@ public final class Gateway {
     this.dispatcher = new Dispatcher(this);
     var limits = node.config().limits();
     this.admission = new Admission(limits.openConcurrency(), limits.openQueueSeconds() * 1000L);
+    List<Loop> all = new ArrayList<>();
+    for (io.netty.util.concurrent.EventExecutor executor : this.vertx.nettyEventLoopGroup()) {
+      all.add(loop((EventLoop) executor));
+    }
+    for (int k = 0; k < Addresses.SHARDS; k++) {
+      shardLoops[k] = all.get(k % all.size());
+    }
     this.sweeper = vertx.setPeriodic(SWEEP_MS, SWEEP_MS, id -> sweep());
     this.expirer = vertx.setPeriodic(500, id -> admission.expire());
   }
@@ -107,48 +119,70 @@ public final class Gateway {
     return dispatcher.grant(session, rooms, topics);
   }
 
-  /** The delivery state of one event loop, created on first use. */
+  /** The delivery state of one event loop of this node's Vert.x (all are created at start). */
   Loop loop(EventLoop eventLoop) {
-    return loops.computeIfAbsent(eventLoop, l -> {
-      Loop loop = new Loop(vertx, l);
-      loop.meter((kind, n) -> node.metrics().delivered(kind, n));
-      return loop;
-    });
+    Loop loop = loops.get(eventLoop);
+    return loop != null ? loop : loops.computeIfAbsent(eventLoop, this::newLoop);
+  }
+
+  private Loop newLoop(EventLoop eventLoop) {
+    Loop loop = new Loop(vertx, eventLoop);
+    loop.meter((kind, n) -> node.metrics().delivered(kind, n));
+    return loop;
   }
 
   // ---- routes ----
 
   /**
-   * Adds an interest in {@code address}: the route, created with its consumer on the follower's
-   * loop when it is the first. {@link Route#ready} completes once the cluster routes the address
-   * here.
+   * Registers the node's one consumer per event shard (DESIGN §2): every event of every address
+   * reaches this node through them, and {@link #onShard} hands it to the local route of its
+   * address, if any. Completes once the cluster routes the shards here; the node opens its HTTP
+   * port after that.
+   */
+  public Future<Void> start() {
+    List<Future<Void>> registered = new ArrayList<>();
+    for (int k = 0; k < Addresses.SHARDS; k++) {
+      Loop home = shardLoops[k];
+      Promise<Void> ready = Promise.promise();
+      String address = Addresses.shard(k);
+      home.context().runOnContext(v -> {
+        MessageConsumer<JsonObject> consumer = vertx.eventBus().consumer(address, msg -> onShard(msg.body()));
+        shardConsumers.add(consumer);
+        consumer.completion().onComplete(ready);
+      });
+      registered.add(ready.future());
+    }
+    return Future.all(registered).mapEmpty();
+  }
+
+  /** On the shard's loop: an event for a logical address; dropped at once when no session here follows it. */
+  private void onShard(JsonObject body) {
+    Object to = body.remove(Events.TO);
+    Route route = to instanceof String address ? routes.get(address) : null;
+    if (route != null && !route.dead) {
+      route.onEvent(body);
+    }
+  }
+
+  /** The loop of an address's shard: its route lives there, where its events arrive. */
+  private Loop homeOf(String address) {
+    return shardLoops[Addresses.shardOf(address)];
+  }
+
+  /**
+   * Adds an interest in {@code address}: the route, created when it is the first. Nothing is
+   * registered in the cluster: the node receives the address's events through its shard from its
+   * start, so a route follows live as soon as it exists.
    */
   Route follow(Session session, String address, String conversationId) {
     return routes.compute(address, (key, existing) -> {
-      Route r = existing;
-      if (r == null) {
-        r = new Route(this, key, conversationId, session.loop);
-        register(r);
-      }
+      Route r = existing != null ? existing : new Route(this, key, conversationId, homeOf(key));
       r.interest++;
       return r;
     });
   }
 
-  private void register(Route r) {
-    Promise<Void> ready = Promise.promise();
-    r.ready = ready.future();
-    r.home.context().runOnContext(v -> {
-      if (r.dead) {
-        ready.tryComplete();
-        return;
-      }
-      r.consumer = vertx.eventBus().<JsonObject>consumer(r.address, msg -> r.onEvent(msg.body()));
-      r.consumer.completion().onComplete(ready);
-    });
-  }
-
-  /** Drops an interest; the last one unregisters the node's consumer. */
+  /** Drops an interest; the last one drops the route. */
   void unfollow(Route route) {
     routes.computeIfPresent(route.address, (key, r) -> {
       if (r != route) {
@@ -158,11 +192,6 @@ public final class Gateway {
         return r;
       }
       r.dead = true;
-      r.home.context().runOnContext(v -> {
-        if (r.consumer != null) {
-          r.consumer.unregister();
-        }
-      });
       return null;
     });
   }
@@ -427,6 +456,7 @@ public final class Gateway {
     draining = true;
     vertx.cancelTimer(sweeper);
     vertx.cancelTimer(expirer);
+    // Still delivering while the clients leave; the consumers go with the node's Vert.x.
     for (Session s : sessions()) {
       s.closeFromAnyThread(CloseCode.RESTART, "reconnect");
     }

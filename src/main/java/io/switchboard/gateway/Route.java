@@ -1,8 +1,6 @@
 package io.switchboard.gateway;
 
 import io.switchboard.protocol.Types;
-import io.vertx.core.Future;
-import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
@@ -14,9 +12,11 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One event-bus address followed by sessions of this node (DESIGN §2, "the delivery core"): its
- * one consumer, and for a conversation the timeline's order on this node. Everything here runs
- * on the route's {@link #home} loop, except the {@link Gateway}'s interest count.
+ * One address followed by sessions of this node (DESIGN §2, "the delivery core"): the events of
+ * it that reach the node (through its shard, {@link io.switchboard.protocol.Events}), and for a
+ * conversation the timeline's order on this node. Everything here runs on the route's
+ * {@link #home} loop — the loop of the address's shard — except the {@link Gateway}'s interest
+ * count.
  *
  * <p>Ordering: a conversation route forwards timeline events in seq order, each once. An event
  * that is not the next one is held; if the missing ones do not arrive shortly (publishes from
@@ -51,8 +51,6 @@ final class Route {
 
   // Owned by the gateway's routes map (changed only inside its compute).
   int interest;
-  MessageConsumer<JsonObject> consumer;
-  Future<Void> ready;
 
   /** Groups of attached sessions by loop; copy-on-write, changed on the home loop. */
   private volatile Group[] groups = NO_GROUPS;
@@ -115,7 +113,7 @@ final class Route {
 
   // ---- events from the bus ----
 
-  /** The consumer's handler, on the home loop. */
+  /** An event of this route's address, from its shard's consumer, on the home loop. */
   void onEvent(JsonObject body) {
     if (dead) {
       return;

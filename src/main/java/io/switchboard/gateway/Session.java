@@ -222,9 +222,10 @@ public final class Session {
         if (cursorText != null) {
           gateway.node().metrics().streamResumed(p.getBoolean("resync", false));
         }
-        List<Future<?>> ready = new ArrayList<>();
+        // Following is local (the node receives every address's events from its start): the
+        // routes exist, and follow live, before the replay is read.
         for (Object conv : p.getJsonArray("conversations")) {
-          ready.add(followConversation((String) conv).route.ready);
+          followConversation((String) conv);
         }
         JsonObject proxied = p.getJsonObject("proxy");
         if (proxied != null) {
@@ -241,8 +242,7 @@ public final class Session {
         if (replayLimit > 0) {
           start.put("limit", replayLimit);
         }
-        return Future.all(ready).compose(v -> gateway.commands().request(principal, StreamVerticle.START, start))
-          .map(Envelope::payload);
+        return gateway.commands().request(principal, StreamVerticle.START, start).map(Envelope::payload);
       });
     Future<List<ServiceException>> prepared = started.compose(s -> {
       try {
@@ -378,19 +378,14 @@ public final class Session {
     return link;
   }
 
-  /** A user, broadcast or topic address: attached as soon as its consumer is registered. */
-  private Future<?> followOther(String address) {
-    Link link = others.get(address);
-    if (link != null) {
-      return link.route.ready;
+  /** A user, broadcast or topic address: attached at once. */
+  private void followOther(String address) {
+    if (others.containsKey(address)) {
+      return;
     }
     Link created = new Link(gateway.follow(this, address, null));
     others.put(address, created);
-    return created.route.ready.onSuccess(v -> {
-      if (!isClosed() && others.get(address) == created) {
-        created.route.home.execute(() -> created.route.attach(this, 0, true));
-      }
-    });
+    created.route.home.execute(() -> created.route.attach(this, 0, true));
   }
 
   /** A conversation joined while connected: followed from {@code position}, checked once by its route. */
@@ -400,11 +395,7 @@ public final class Session {
     }
     Link link = followConversation(conv);
     link.position = position;
-    link.route.ready.onSuccess(v -> {
-      if (!isClosed() && conversations.get(conv) == link && link.group == null) {
-        link.route.home.execute(() -> link.route.attach(this, link.position, false));
-      }
-    });
+    link.route.home.execute(() -> link.route.attach(this, position, false));
   }
 
   private void unfollowConversation(String conv) {
@@ -803,18 +794,17 @@ public final class Session {
     return topics == null ? Set.of() : topics;
   }
 
-  /** Follows topic routes; completes when the cluster routes them here. */
+  /** Follows topic routes (live at once). */
   Future<Void> followTopics(List<String> names) {
-    List<Future<?>> ready = new ArrayList<>();
     for (String t : names) {
       if (topics == null) {
         topics = new HashSet<>(4);
       }
       if (topics.add(t)) {
-        ready.add(followOther(Addresses.topic(t)));
+        followOther(Addresses.topic(t));
       }
     }
-    return Future.all(ready).mapEmpty();
+    return Future.succeededFuture();
   }
 
   void unfollowTopics(List<String> names) {

@@ -61,6 +61,16 @@ public final class Addresses {
   /** Events for everyone (broadcast publish). */
   public static final String BROADCAST = "sb.broadcast";
 
+  /**
+   * How many event shards there are. Events travel between nodes on {@link #shard} addresses, not
+   * on their own: every node with clients registers one consumer per shard when it starts, and
+   * routes each event to its local followers by its logical address ({@link Events}).
+   */
+  public static final int SHARDS = 16;
+
+  /** Prefix of the event shard addresses. */
+  public static final String SHARD_PREFIX = "sb.ev.";
+
   private Addresses() {
   }
 
@@ -82,6 +92,16 @@ public final class Addresses {
   /** Events of one topic. */
   public static String topic(String name) {
     return TOPIC_PREFIX + name;
+  }
+
+  /** The shard whose address carries the events of a logical address (stable across nodes). */
+  public static int shardOf(String address) {
+    return Math.floorMod(address.hashCode(), SHARDS);
+  }
+
+  /** The event-bus address of shard {@code k}. */
+  public static String shard(int k) {
+    return SHARD_PREFIX + k;
   }
 
   /** Where one node answers for its own stats (request/reply; the admin cluster view asks every node). */

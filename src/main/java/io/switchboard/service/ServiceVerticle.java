@@ -4,6 +4,7 @@ import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.ServiceException;
 import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
@@ -70,9 +71,9 @@ public abstract class ServiceVerticle extends VerticleBase {
     return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();
   }
 
-  /** Publishes an event envelope on an address. */
+  /** Publishes an event envelope to the followers of an address on every node ({@link Events}). */
   protected void publish(String address, String type, JsonObject payload) {
-    vertx.eventBus().publish(address, Envelope.of(type, payload).toJson());
+    Events.publish(vertx.eventBus(), address, Envelope.of(type, payload).toJson());
   }
 
   private void dispatch(String type, Function<Command, Future<Envelope>> handler, Message<JsonObject> msg) {

@@ -2,6 +2,7 @@ package io.switchboard.cluster;
 
 import io.switchboard.Node;
 import io.switchboard.protocol.Addresses;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.Types;
 import io.switchboard.testing.Api;
 import io.switchboard.testing.TestNodes;
@@ -129,7 +130,7 @@ class ClusterCommandTest {
 
   @Test
   @Order(4)
-  @DisplayName("conversation_created published on the services node reaches a user consumer on the HTTP node")
+  @DisplayName("conversation_created published on the services node reaches the HTTP node on the user address's shard")
   void conversationCreatedReachesHttpNode(VertxTestContext ctx) {
     String alice = Api.user("alice");
     String bob = Api.user("bob");
@@ -137,7 +138,11 @@ class ClusterCommandTest {
     String name = "Announced " + Api.user("g");
     Checkpoint received = ctx.checkpoint();
 
-    MessageConsumer<JsonObject> consumer = httpNode.vertx().eventBus().consumer(Addresses.user(bob), msg ->
+    String address = Addresses.user(bob);
+    MessageConsumer<JsonObject> consumer = httpNode.vertx().eventBus().consumer(Addresses.shard(Addresses.shardOf(address)), msg -> {
+      if (!address.equals(msg.body().getString(Events.TO))) {
+        return;
+      }
       ctx.verify(() -> {
         JsonObject envelope = msg.body();
         assertEnvelope(envelope, Types.CONVERSATION_CREATED);
@@ -146,7 +151,8 @@ class ClusterCommandTest {
         assertThat(payload.getString("conversationId")).isNotBlank().isEqualTo(payload.getString("id"));
         assertThat(payload.getLong("seq")).isNotNull().isEqualTo(payload.getLong("lastSeq"));
         received.flag();
-      }));
+      });
+    });
     await(consumer.completion());
 
     api.group(token, name, bob);
@@ -154,7 +160,7 @@ class ClusterCommandTest {
 
   @Test
   @Order(5)
-  @DisplayName("message_received published on the services node reaches a conversation consumer on the HTTP node")
+  @DisplayName("message_received published on the services node reaches the HTTP node on the conversation's shard")
   void messageReceivedReachesHttpNode(VertxTestContext ctx) {
     String alice = Api.user("alice");
     String token = api.token(alice);
@@ -163,8 +169,12 @@ class ClusterCommandTest {
     long expectedSeq = group.getLong("lastSeq") + 1;
     Checkpoint received = ctx.checkpoint();
 
-    MessageConsumer<JsonObject> consumer = httpNode.vertx().eventBus().consumer(Addresses.conversation(conversationId),
+    String address = Addresses.conversation(conversationId);
+    MessageConsumer<JsonObject> consumer = httpNode.vertx().eventBus().consumer(Addresses.shard(Addresses.shardOf(address)),
       msg -> ctx.verify(() -> {
+        if (!address.equals(msg.body().getString(Events.TO))) {
+          return;
+        }
         JsonObject envelope = msg.body();
         assertEnvelope(envelope, Types.MESSAGE_RECEIVED);
         JsonObject payload = envelope.getJsonObject("payload");
@@ -204,7 +214,8 @@ class ClusterCommandTest {
   }
 
   private static void assertEnvelope(JsonObject envelope, String type) {
-    assertThat(envelope.fieldNames()).containsExactlyInAnyOrder("type", "payload", "timestamp");
+    // The logical address travels with the event (Events.TO); the gateway takes it out.
+    assertThat(envelope.fieldNames()).containsExactlyInAnyOrder("type", "payload", "timestamp", Events.TO);
     assertThat(envelope.getString("type")).isEqualTo(type);
     assertThat(envelope.getValue("payload")).isInstanceOf(JsonObject.class);
     assertThat(envelope.getString("timestamp")).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");

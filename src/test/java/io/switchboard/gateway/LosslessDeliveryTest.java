@@ -3,6 +3,7 @@ package io.switchboard.gateway;
 import io.switchboard.Node;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
+import io.switchboard.protocol.Events;
 import io.switchboard.protocol.Types;
 import io.switchboard.testing.Api;
 import io.switchboard.testing.TestNodes;
@@ -124,7 +125,7 @@ class LosslessDeliveryTest {
             // Only the later item is published: the connection must read the earlier one first.
             JsonObject later = new JsonObject().put("id", UUID.randomUUID().toString()).put("conversationId", conv)
               .put("seq", second).put("senderId", alice).put("kind", "text").put("content", "second");
-            node.vertx().eventBus().publish(Addresses.conversation(conv),
+            Events.publish(node.vertx().eventBus(), Addresses.conversation(conv),
               Envelope.of(Types.MESSAGE_RECEIVED, later).toJson());
           })
           .onFailure(ctx::failNow);

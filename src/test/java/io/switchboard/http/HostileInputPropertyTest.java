@@ -433,6 +433,13 @@ class HostileInputPropertyTest {
       await(ws.next("connected"));
     }
     String text = text(envelope(a, "fz-" + n), a.breakage() == Breakage.SYNTAX);
+    if (text.getBytes(StandardCharsets.UTF_8).length > node.context().config().limits().frameBytes()) {
+      // Over limits.frameBytes: close 1009, and the next try opens a new socket.
+      await(ws.sendText(text));
+      await(ws.closed());
+      assertThat(ws.closeStatus()).as("oversize frame after %s", a).isEqualTo((short) 1009);
+      return new Outcome(true, 0, "too_large", "closed 1009");
+    }
     String requestId = recoverableRequestId(text);
     await(ws.sendText(text));
     JsonObject reply = await(requestId != null
@@ -474,8 +481,17 @@ class HostileInputPropertyTest {
       default -> {
       }
     }
-    b.send(text(frame, a.breakage() == Breakage.SYNTAX));
+    String sentText = text(frame, a.breakage() == Breakage.SYNTAX);
     List<JsonObject> seen = new ArrayList<>();
+    if (sentText.getBytes(StandardCharsets.UTF_8).length > node.context().config().limits().frameBytes()) {
+      // Over limits.frameBytes: refused as too_large and the socket closed (its framing may be
+      // lost); the next try opens a new one.
+      b.send(sentText);
+      JsonObject err = b.next(f -> "err".equals(f.getString("type")), seen);
+      assertThat(err.getString("failureType")).as("oversize frame after %s", a).isEqualTo("too_large");
+      return new Outcome(true, 0, "too_large", err.encode());
+    }
+    b.send(sentText);
     JsonObject answer = null;
     if (wellFormed) {
       answer = b.next(f -> replyAddress.equals(f.getString("address")), seen);

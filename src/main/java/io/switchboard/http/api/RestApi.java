@@ -6,6 +6,7 @@ import io.switchboard.auth.Principal;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.protocol.Addresses;
+import io.switchboard.protocol.Events;
 import io.switchboard.topic.TopicVerticle;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.protocol.Envelope;
@@ -147,7 +148,7 @@ public final class RestApi {
         HttpErrors.send(ctx, ServiceException.from(ar.cause()));
         return;
       }
-      vertx.eventBus().publish(Addresses.user(principal.userId()),
+      Events.publish(vertx.eventBus(), Addresses.user(principal.userId()),
         Envelope.of(Types.STREAMS_SUBSCRIBE, ar.result().payload()).toJson());
       reply(ctx, 200, ar.result());
     });
@@ -158,7 +159,7 @@ public final class RestApi {
     try {
       JsonObject b = body(ctx);
       Fields.stringList(b, "topics", 1000, 200);
-      vertx.eventBus().publish(Addresses.user(principal.userId()),
+      Events.publish(vertx.eventBus(), Addresses.user(principal.userId()),
         Envelope.of(Types.STREAMS_UNSUBSCRIBE, b).toJson());
       reply(ctx, 200, Envelope.of(Types.UNSUBSCRIBED, b));
     } catch (ServiceException e) {

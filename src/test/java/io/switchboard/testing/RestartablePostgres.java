@@ -1,0 +1,82 @@
+package io.switchboard.testing;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * A private embedded PostgreSQL that a test can stop and start again: the same port and the same
+ * data directory, so clients see the same database come back (outage tests). It is never the
+ * shared test database. {@link #close()} stops it and deletes its files.
+ */
+public final class RestartablePostgres implements AutoCloseable {
+
+  private final Path dataDir;
+  private final int port;
+  private EmbeddedPostgres pg;
+
+  private RestartablePostgres(Path dataDir, EmbeddedPostgres pg) {
+    this.dataDir = dataDir;
+    this.pg = pg;
+    this.port = pg.getPort();
+  }
+
+  /** Starts a fresh database on a free port. */
+  public static RestartablePostgres start() {
+    try {
+      Path dir = Files.createTempDirectory("sb-faults-pg");
+      return new RestartablePostgres(dir, TestDb.start(dir, 0));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The pg-client URL; it stays the same across restarts. */
+  public String url() {
+    return "postgresql://postgres@127.0.0.1:" + port + "/postgres";
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public synchronized boolean running() {
+    return pg != null;
+  }
+
+  /** Stops the server ({@code pg_ctl stop -m fast}: open connections are cut). */
+  public synchronized void stop() {
+    if (pg == null) {
+      return;
+    }
+    try {
+      pg.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      pg = null;
+    }
+  }
+
+  /** Starts the stopped server again on the same port and data. */
+  public synchronized void restart() {
+    if (pg == null) {
+      pg = TestDb.start(dataDir, port);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    stop();
+    try (Stream<Path> files = Files.walk(dataDir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | UncheckedIOException e) {
+      // a temp directory left behind is harmless
+    }
+  }
+}
