@@ -233,7 +233,7 @@ public final class Session {
           List<String> extra = new ArrayList<>();
           proxied.getJsonArray("topics", new JsonArray()).forEach(t -> extra.add((String) t));
           int room = gateway.config().limits().topicsPerConnection() - topics().size();
-          ready.add(followTopics(extra.subList(0, Math.max(0, Math.min(room, extra.size())))));
+          followTopics(extra.subList(0, Math.max(0, Math.min(room, extra.size()))));
           info = proxied.getJsonObject("info");
         }
         JsonObject start = p.copy();
