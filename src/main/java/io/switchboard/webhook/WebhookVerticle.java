@@ -212,9 +212,14 @@ public final class WebhookVerticle extends ServiceVerticle {
           return WebhookStore.delivered(pool, row.id());
         }
         String error = ar.succeeded() ? "HTTP " + ar.result().statusCode() : String.valueOf(ar.cause());
-        return WebhookStore.failed(pool, row.id(), backoff(row.attempts()), config.maxAttempts(), error)
+        long delay = backoff(row.attempts());
+        return WebhookStore.failed(pool, row.id(), delay, config.maxAttempts(), error)
           .map(nowDead -> {
             failed.increment();
+            if (!nowDead && delay < POLL_MS) {
+              // A retry due before the next poll is looked for when it is due.
+              vertx.setTimer(Math.max(1, delay), t -> claim());
+            }
             if (nowDead) {
               deadLettered.increment();
               LOG.warn("webhook {} {} to {} dead-lettered after {} attempts: {}", row.type(), row.eventId(),
