@@ -127,10 +127,15 @@ class AuthProxyTest {
     JsonObject note = await(ws.next("note")).getJsonObject("payload");
     assertThat(note.getJsonObject("data").getString("text")).isEqualTo("hello vip");
 
-    // Same token again, on SSE: the answer is cached, not asked again.
+    // The same token again on a WebSocket: the answer is cached, not asked again.
+    WsClient again = clients.track(raw(closedApi, token));
+    assertThat(await(again.next("connected")).getJsonObject("payload").getJsonObject("info").getString("plan")).isEqualTo("gold");
+    assertThat(asked("/connect", "userId", user)).hasSize(1);
+    // On SSE it is a new question (the transport is part of it).
     SseClient sse = clients.sse(closedApi.port(), token);
     assertThat(await(sse.next("connected")).payload().getJsonObject("info").getString("plan")).isEqualTo("gold");
-    assertThat(asked("/connect", "userId", user)).hasSize(1);
+    assertThat(asked("/connect", "userId", user)).hasSize(2);
+    assertThat(asked("/connect", "userId", user).get(1).json().getString("transport")).isEqualTo("sse");
     ws.close();
   }
 

@@ -292,7 +292,7 @@ class AdminApiTest {
       .isIn(403, 404);
     assertThat(call(0, HttpMethod.POST, "/api/admin/conversations/" + UUID.randomUUID() + "/members/u1", ADMIN_KEY, null)
       .statusCode()).isEqualTo(404);
-    assertError(call(0, HttpMethod.POST, "/api/admin/conversations/not-a-uuid/members/u1", ADMIN_KEY, null), 400, "invalid_request");
+    assertError(call(0, HttpMethod.POST, "/api/admin/conversations/not-a-uuid/members/u1", ADMIN_KEY, null), 404, "not_found");
     // Oversize: over limits.frameBytes.
     String big = "{\"senderId\":\"" + alice + "\",\"content\":\"" + "x".repeat(nodes[0].context().config().limits().frameBytes() + 10) + "\"}";
     assertError(call(0, HttpMethod.POST, messages, ADMIN_KEY, big), 413, "too_large");
