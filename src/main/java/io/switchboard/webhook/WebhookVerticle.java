@@ -222,6 +222,7 @@ public final class WebhookVerticle extends ServiceVerticle {
             }
             if (nowDead) {
               deadLettered.increment();
+              counts();
               LOG.warn("webhook {} {} to {} dead-lettered after {} attempts: {}", row.type(), row.eventId(),
                 row.endpoint(), row.attempts(), error);
             } else {

@@ -14,8 +14,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiFunction;
 import java.util.function.Predicate;
 
-import static io.switchboard.testing.TestNodes.await;
-
 /**
  * An application backend for tests: a real Vert.x HTTP server on loopback that records every
  * request (webhooks, authorization-proxy questions) and answers each path as the test says. An
@@ -57,7 +55,7 @@ public final class Receiver implements AutoCloseable {
 
   public Receiver() {
     server = vertx.createHttpServer().requestHandler(this::handle);
-    await(server.listen(0, "127.0.0.1"));
+    TestNodes.await(server.listen(0, "127.0.0.1"));
   }
 
   /** {@code http://127.0.0.1:<port><path>}. */
@@ -147,6 +145,6 @@ public final class Receiver implements AutoCloseable {
 
   @Override
   public void close() {
-    await(server.close());
+    TestNodes.await(server.close());
   }
 }

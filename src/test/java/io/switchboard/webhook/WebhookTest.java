@@ -207,7 +207,7 @@ class WebhookTest {
     String bob = Api.user("bob");
     String carol = Api.user("carol");
     JsonObject group = ok(admin("POST", "/api/admin/conversations", new JsonObject().put("type", "group")
-      .put("participantIds", new JsonArray().add(alice).add(bob).add(carol))), 201);
+      .put("name", "unseen").put("participantIds", new JsonArray().add(alice).add(bob).add(carol))), 201);
     String conv = group.getString("id");
     JsonObject sent = ok(admin("POST", "/api/admin/conversations/" + conv + "/messages",
       new JsonObject().put("senderId", alice).put("content", "ping")), 201);

@@ -89,7 +89,9 @@ class OpenApiTest {
     assertThat(doc.getString("openapi")).startsWith("3.1.");
     // The document's server is relative ("/": wherever it is served from), which the parser cannot
     // resolve to a URL; everything else is checked as served.
-    JsonObject parsed = doc.copy();
+    // It also knows only a few media types: the event streams' text/event-stream is checked as
+    // text/plain.
+    JsonObject parsed = new JsonObject(doc.encode().replace("\"text/event-stream\"", "\"text/plain\""));
     parsed.remove("servers");
     OpenAPIContract contract = await(OpenAPIContract.from(Api.clientVertx(), parsed));
     assertThat(contract.operations()).hasSize(documentedOperations().size());
