@@ -43,6 +43,9 @@ public final class WebhookStore {
       SELECT $1, m.seq, now() + $9::int * interval '1 second' FROM m WHERE $9::int IS NOT NULL)"""
     .formatted(ISO.formatted("m.created_at"));
 
+  /** Due {@code message_unseen} checks taken by one sweep; a full sweep is followed by another at once. */
+  public static final int UNSEEN_BATCH = 500;
+
   /** Rows of any events, one per (event, endpoint); an event already written is not written twice. */
   static final String INSERT = """
     INSERT INTO webhook_deliveries (event_id, endpoint, ordering_key, type, data)
@@ -91,7 +94,7 @@ public final class WebhookStore {
     WITH due AS (
       DELETE FROM webhook_unseen u WHERE (u.conversation_id, u.seq) IN (
         SELECT conversation_id, seq FROM webhook_unseen WHERE due_at <= now()
-        ORDER BY due_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+        ORDER BY due_at LIMIT %d FOR UPDATE SKIP LOCKED)
       RETURNING u.conversation_id, u.seq),
     targets AS (
       SELECT x.conversation_id, x.seq, x.id, x.sender_id, x.kind, x.content, x.reply_to, x.created_at, m.user_id
@@ -109,7 +112,7 @@ public final class WebhookStore {
       FROM targets t CROSS JOIN unnest($1::text[]) AS e
       ON CONFLICT (event_id, endpoint) DO NOTHING
       RETURNING 1)
-    SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM written)""".formatted(ISO.formatted("t.created_at"));
+    SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM written)""".formatted(UNSEEN_BATCH, ISO.formatted("t.created_at"));
 
   /** Cluster-wide counts: pending rows, dead letters, and the oldest pending row's age. */
   static final String COUNTS = """
@@ -188,9 +191,16 @@ public final class WebhookStore {
   }
 
   /** Turns due {@code message_unseen} checks into events; the number of events written. */
-  public static Future<Long> unseen(SqlClient db, String[] endpoints) {
+  /** What one sweep of due {@code message_unseen} checks did: checks taken, events written. */
+  public record Unseen(long checked, long written) {
+  }
+
+  public static Future<Unseen> unseen(SqlClient db, String[] endpoints) {
     return db.preparedQuery(UNSEEN).execute(Tuple.of((Object) endpoints))
-      .map(rows -> rows.iterator().next().getLong(1));
+      .map(rows -> {
+        Row r = rows.iterator().next();
+        return new Unseen(r.getLong(0), r.getLong(1));
+      });
   }
 
   /** {@code {pending, deadLettered, oldestPendingSeconds}}, cluster-wide. */

@@ -78,6 +78,7 @@ public final class WebhookVerticle extends ServiceVerticle {
   private boolean claiming;
   private boolean again;
   private boolean failing;
+  private boolean sweeping;
   private Counter delivered;
   private Counter failed;
   private Counter deadLettered;
@@ -281,13 +282,19 @@ public final class WebhookVerticle extends ServiceVerticle {
 
   /** Due {@code message_unseen} checks become events; any node may run them (SKIP LOCKED). */
   private void unseen() {
-    if (!hooks.wants(Outbox.MESSAGE_UNSEEN)) {
+    if (!hooks.wants(Outbox.MESSAGE_UNSEEN) || sweeping) {
       return;
     }
+    sweeping = true;
     WebhookStore.unseen(pool, hooks.endpoints(Outbox.MESSAGE_UNSEEN))
-      .onSuccess(written -> {
-        if (written > 0) {
+      .onComplete(ar -> sweeping = false)
+      .onSuccess(done -> {
+        if (done.written() > 0) {
           claim();
+        }
+        if (done.checked() >= WebhookStore.UNSEEN_BATCH) {
+          // More are due than one sweep takes: go on now rather than at the next poll.
+          vertx.runOnContext(v -> unseen());
         }
       })
       .onFailure(t -> LOG.debug("message_unseen checks failed: {}", t.toString()));
