@@ -294,13 +294,19 @@ class WebhookTest {
   }
 
   @Test
-  @DisplayName("user_online when a user's first connection opens")
+  @DisplayName("user_online when a user's first connection opens, user_offline after the last one closed")
   void presence() {
     String dave = Api.user("dave");
-    clients.ws(api.port(), api.token(dave));
-    List<Hit> hits = receiver.await(h -> !accepted(h, "/hooks", e -> e.getString("type").equals("user_online")
-      && dave.equals(e.getJsonObject("data").getString("userId"))).isEmpty(), "user_online", 20);
-    assertThat(accepted(hits, "/hooks", e -> dave.equals(e.getJsonObject("data").getString("userId")))).hasSize(1);
+    var ws = clients.ws(api.port(), api.token(dave));
+    Predicate<JsonObject> daves = e -> dave.equals(e.getJsonObject("data").getString("userId"));
+    receiver.await(h -> !accepted(h, "/hooks", daves.and(e -> e.getString("type").equals("user_online"))).isEmpty(),
+      "user_online", 20);
+    ws.close();
+    List<Hit> hits = receiver.await(h -> !accepted(h, "/hooks", daves.and(e -> e.getString("type").equals("user_offline")))
+      .isEmpty(), "user_offline", 20);
+    List<JsonObject> events = accepted(hits, "/hooks", daves);
+    assertThat(events.stream().map(e -> e.getString("type")).toList()).containsExactly("user_online", "user_offline");
+    assertThat(events.get(1).getJsonObject("data").getString("lastSeenAt")).isNotBlank();
   }
 
   static JsonObject awaitStats(Predicate<JsonObject> condition) {
