@@ -32,6 +32,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
+import static io.switchboard.testing.Api.assertError;
 import static io.switchboard.testing.TestNodes.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -279,6 +280,16 @@ class WebhookTest {
     assertThat(mine).hasSize(1);
     assertThat(mine.get(0).getString("endpoint")).isEqualTo(receiver.url("/dead"));
     assertThat(mine.get(0).getInteger("attempts")).isEqualTo(MAX_ATTEMPTS);
+
+    // Put back in line by the admin route: the same id is sent again.
+    JsonObject retried = ok(admin("POST", "/api/admin/webhooks/dead-letters/retry",
+      new JsonObject().put("deliveryId", mine.get(0).getLong("deliveryId"))), 200);
+    assertThat(retried.getInteger("retried")).isEqualTo(1);
+    String deadId = attempts.get(0).json().getString("id");
+    receiver.await(h -> h.stream().filter(x -> x.path().equals("/dead") && deadId.equals(x.json().getString("id")))
+      .count() > MAX_ATTEMPTS, "the retried dead letter", 20);
+    assertError(admin("POST", "/api/admin/webhooks/dead-letters/retry", new JsonObject().put("deliveryId", "one")),
+      400, "invalid_request");
 
     // /metrics shows the dead letters (the gauge is refreshed every few seconds).
     long deadline = System.currentTimeMillis() + 20_000;
