@@ -99,6 +99,8 @@ public final class AuthProxy {
       request.putHeader(Signature.HEADER, Signature.header(config.secret(), Instant.now().getEpochSecond(), text));
     }
     return request.sendBuffer(Buffer.buffer(text.getBytes(StandardCharsets.UTF_8)))
+      // The request's own timeout is per silence; this one bounds the whole answer.
+      .timeout(config.timeoutMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
       .map(AuthProxy::decision)
       .map(decision -> {
         remember(key, decision, now);

@@ -207,6 +207,8 @@ public final class WebhookVerticle extends ServiceVerticle {
       .putHeader("Switchboard-Event-Id", row.eventId().toString())
       .putHeader("Switchboard-Event-Type", row.type())
       .sendBuffer(Buffer.buffer(body.getBytes(StandardCharsets.UTF_8)))
+      // The request's own timeout is per silence; this one bounds the whole answer, well inside the lease.
+      .timeout(config.timeoutSeconds(), java.util.concurrent.TimeUnit.SECONDS)
       .transform(ar -> {
         if (ar.succeeded() && ar.result().statusCode() / 100 == 2) {
           delivered.increment();
