@@ -249,6 +249,25 @@ class AdminApiTest {
   }
 
   @Test
+  @DisplayName("a node started after a revocation refuses the token from its first request")
+  void revokedOnANewNode() {
+    String carol = Api.user("carol");
+    String jti = UUID.randomUUID().toString();
+    String revoked = token(carol, jti, Jwts.now() - 60);
+    ok(admin(0, HttpMethod.POST, "/api/admin/revocations", new JsonObject().put("jti", jti)), 201);
+    // Another cluster on the same database: it hears no control message, it reads the revocations at start.
+    Node late = TestNodes.TestCluster.create().start(new JsonObject(), EnumSet.allOf(Node.Role.class));
+    try {
+      Api lateApi = new Api(TestNodes.port(late));
+      assertError(lateApi.get("/api/conversations", revoked), 401, "unauthorized");
+      assertThat(lateApi.get("/api/conversations", token(carol, UUID.randomUUID().toString(), Jwts.now() - 60))
+        .statusCode()).isEqualTo(200);
+    } finally {
+      await(late.stop());
+    }
+  }
+
+  @Test
   @DisplayName("no key is 401, a key without the admin scope 403, on every admin route")
   void keysAndScopes() {
     String conv = UUID.randomUUID().toString();
