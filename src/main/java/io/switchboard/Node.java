@@ -1,5 +1,8 @@
 package io.switchboard;
 
+import io.switchboard.admin.AdminVerticle;
+import io.switchboard.admin.ControlVerticle;
+import io.switchboard.auth.AuthProxy;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.call.CallVerticle;
 import io.switchboard.cluster.ClusterDatabase;
@@ -21,6 +24,8 @@ import io.switchboard.http.api.NodeStatsVerticle;
 import io.switchboard.message.MessageVerticle;
 import io.switchboard.store.Database;
 import io.switchboard.store.Migrations;
+import io.switchboard.webhook.Outbox;
+import io.switchboard.webhook.WebhookVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -168,23 +173,29 @@ public final class Node {
   private static Future<List<String>> deploy(Vertx vertx, NodeContext context, Set<Role> roles, Gateway gateway) {
     int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
     List<Future<String>> all = new ArrayList<>();
+    // Webhook delivery on every node (any node may deliver; each writes the presence changes it decides).
+    all.add(vertx.deployVerticle(new WebhookVerticle(context)));
     if (roles.contains(Role.SERVICES)) {
       DeploymentOptions services = new DeploymentOptions().setInstances(cores);
       NodeMetrics metrics = context.metrics();
-      all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()).metered(metrics), services));
-      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits(),
-        context.config().editWindowSeconds()).metered(metrics),
+      Outbox outbox = Outbox.of(context.config().webhooks());
+      AuthProxy proxy = new AuthProxy(vertx, context.config().auth().proxy());
+      all.add(vertx.deployVerticle(() -> new ConversationVerticle(context.pool()).metered(metrics).webhooks(outbox),
         services));
+      all.add(vertx.deployVerticle(() -> new MessageVerticle(context.pool(), context.config().limits(),
+        context.config().editWindowSeconds()).metered(metrics).webhooks(outbox), services));
       all.add(vertx.deployVerticle(() -> new StreamVerticle(context.pool(), context.relaxedPool(),
-        context.config().sse().resumeWindowSeconds())
+        context.config().sse().resumeWindowSeconds(), proxy)
         .metered(metrics), services));
-      all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics()).metered(metrics), services));
+      all.add(vertx.deployVerticle(() -> new TopicVerticle(context.config().publicTopics(), proxy).metered(metrics),
+        services));
+      all.add(vertx.deployVerticle(() -> new AdminVerticle(context.pool()).metered(metrics), services));
       all.add(vertx.deployVerticle(() -> new TypingVerticle(context.pool(), context.config().typingTtlSeconds())
         .metered(metrics), services));
       // The first call instance of a node also watches presence and sweeps lost ring timers.
       AtomicBoolean callWatcher = new AtomicBoolean(true);
       all.add(vertx.deployVerticle(() -> new CallVerticle(context.pool(), context.config().calls(),
-        context.config().limits(), callWatcher.getAndSet(false)).metered(metrics), services));
+        context.config().limits(), callWatcher.getAndSet(false)).metered(metrics).webhooks(outbox), services));
     }
     // Presence on every node: with clients it tracks them; without, it hands announcements to
     // the node's services. It starts once it knows the cluster's presence. HTTP last: the port
@@ -202,6 +213,12 @@ public final class Node {
       return first;
     }
     Future<List<String>> http = first
+      // Revocations are read before the port opens: a restarted node refuses revoked tokens at once.
+      .compose(ids -> vertx.deployVerticle(new ControlVerticle(context.pool(),
+        context.authenticator().revocations(), gateway)).map(id -> {
+        ids.add(id);
+        return ids;
+      }))
       .compose(ids -> vertx.deployVerticle(new NodeStatsVerticle(context, gateway)).map(id -> {
         ids.add(id);
         return ids;

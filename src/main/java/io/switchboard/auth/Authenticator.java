@@ -61,6 +61,7 @@ public final class Authenticator {
   private final List<SwitchboardConfig.ApiKey> apiKeys;
   private final int devTokensPerMinute;
   private final Map<String, TokenBucket> devTokenBuckets = new ConcurrentHashMap<>();
+  private final Revocations revocations;
 
   public Authenticator(Vertx vertx, SwitchboardConfig.Auth auth) {
     JWTAuthOptions options = new JWTAuthOptions();
@@ -89,6 +90,12 @@ public final class Authenticator {
     this.canSign = !auth.jwtSecret().isBlank();
     this.apiKeys = auth.apiKeys();
     this.devTokensPerMinute = auth.devTokensPerMinute();
+    this.revocations = new Revocations(auth.leewaySeconds());
+  }
+
+  /** The tokens this node knows to be revoked; every authentication checks them. */
+  public Revocations revocations() {
+    return revocations;
   }
 
   /**
@@ -155,8 +162,14 @@ public final class Authenticator {
           return Future.failedFuture(unauthorized("token has no valid 'sub'"));
         }
         long exp = claims.getValue("exp") instanceof Number n ? n.longValue() : 0L;
-        return Future.succeededFuture(
-          new Principal(s, name instanceof String str ? str : null, List.copyOf(patterns), exp));
+        long iat = claims.getValue("iat") instanceof Number n ? n.longValue() : 0L;
+        String jti = claims.getValue("jti") instanceof String j ? j : null;
+        Principal principal = new Principal(s, name instanceof String str ? str : null, List.copyOf(patterns), exp,
+          jti, iat, claims.copy());
+        if (revocations.revoked(principal)) {
+          return Future.failedFuture(unauthorized("token revoked"));
+        }
+        return Future.succeededFuture(principal);
       });
   }
 

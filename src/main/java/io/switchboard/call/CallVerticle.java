@@ -14,6 +14,7 @@ import io.switchboard.service.ServiceVerticle;
 import io.switchboard.store.CallStore;
 import io.switchboard.store.CallStore.Call;
 import io.switchboard.store.Db;
+import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.Json;
@@ -129,6 +130,7 @@ public final class CallVerticle extends ServiceVerticle {
       .recover(Db::failure)
       .map(placed -> {
         Call call = placed.call();
+        webhooksDue();
         switch (placed.outcome()) {
           case RINGING -> {
             startRinging(call.id());
@@ -206,8 +208,9 @@ public final class CallVerticle extends ServiceVerticle {
         boolean busy = live.stream().anyMatch(c -> c.isParty(callee));
         CallStore.NewCall call = new CallStore.NewCall(UUID.randomUUID(), o.conversationId(), caller, callee, o.media());
         return busy
-          ? CallStore.insertBusy(conn, call).map(c -> new Placed(c, Outcome.BUSY))
-          : CallStore.insertRinging(conn, call, o.sdp()).map(c -> new Placed(c, Outcome.RINGING));
+          ? CallStore.insertBusy(conn, call).compose(c -> ended(conn, c)).map(c -> new Placed(c, Outcome.BUSY))
+          : CallStore.insertRinging(conn, call, o.sdp()).compose(c -> started(conn, c))
+            .map(c -> new Placed(c, Outcome.RINGING));
       });
   }
 
@@ -287,7 +290,7 @@ public final class CallVerticle extends ServiceVerticle {
           throw ServiceException.forbidden("only the callee can decline a call; the caller ends it");
         }
         requireState(call, "ringing");
-        return CallStore.finish(conn, id, "declined", why);
+        return CallStore.finish(conn, id, "declined", why).compose(c -> ended(conn, c));
       }))
       .recover(Db::failure)
       .map(call -> {
@@ -306,12 +309,12 @@ public final class CallVerticle extends ServiceVerticle {
     return pool.withTransaction(conn -> CallStore.lock(conn, id).compose(call -> {
         requireParty(call, user);
         if ("active".equals(call.state())) {
-          return CallStore.finish(conn, id, "ended", ENDED);
+          return CallStore.finish(conn, id, "ended", ENDED).compose(c -> ended(conn, c));
         }
         requireState(call, "ringing");
-        return call.callerId().equals(user)
+        return (call.callerId().equals(user)
           ? CallStore.finish(conn, id, "ended", CANCELLED)
-          : CallStore.finish(conn, id, "declined", DECLINED);
+          : CallStore.finish(conn, id, "declined", DECLINED)).compose(c -> ended(conn, c));
       }))
       .recover(Db::failure)
       .map(call -> {
@@ -319,6 +322,7 @@ public final class CallVerticle extends ServiceVerticle {
         if ("declined".equals(call.state())) {
           announceDeclined(call, DECLINED, cmd.connectionId());
         } else {
+          webhooksDue();
           publish(Addresses.user(call.other(user)), Types.CALL_END,
             new JsonObject().put("callId", callId).put("reason", call.endReason()));
         }
@@ -328,6 +332,7 @@ public final class CallVerticle extends ServiceVerticle {
   }
 
   private void announceDeclined(Call call, String reason, String connectionId) {
+    webhooksDue();
     String callId = call.id().toString();
     publish(Addresses.user(call.callerId()), Types.CALL_DECLINE, new JsonObject().put("callId", callId).put("reason", reason));
     publishExcept(Addresses.user(call.calleeId()), Types.CALL_END,
@@ -406,7 +411,8 @@ public final class CallVerticle extends ServiceVerticle {
 
   /** The ring timer lives on the node that placed the call; the row decides whether it still matters. */
   private void startRinging(UUID id) {
-    vertx.setTimer(calls.ringSeconds() * 1000L, t -> CallStore.miss(pool, id)
+    vertx.setTimer(calls.ringSeconds() * 1000L, t -> pool.withTransaction(conn -> CallStore.miss(conn, id)
+        .compose(c -> ended(conn, c)))
       .onSuccess(missed -> {
         if (missed != null) {
           announceMissed(missed);
@@ -416,12 +422,14 @@ public final class CallVerticle extends ServiceVerticle {
   }
 
   private void sweep() {
-    CallStore.sweep(pool, calls.ringSeconds() + SWEEP_GRACE_SECONDS)
+    pool.withTransaction(conn -> CallStore.sweep(conn, calls.ringSeconds() + SWEEP_GRACE_SECONDS)
+        .compose(missed -> ended(conn, missed)))
       .onSuccess(missed -> missed.forEach(this::announceMissed))
       .onFailure(e -> LOG.warn("sweep of unanswered calls failed: {}", e.getMessage()));
   }
 
   private void announceMissed(Call call) {
+    webhooksDue();
     JsonObject payload = new JsonObject().put("callId", call.id().toString()).put("reason", MISSED);
     publish(Addresses.user(call.callerId()), Types.CALL_END, payload);
     publish(Addresses.user(call.calleeId()), Types.CALL_END, payload);
@@ -502,9 +510,10 @@ public final class CallVerticle extends ServiceVerticle {
       return;
     }
     dropping = true;
-    CallStore.drop(pool, gone)
+    pool.withTransaction(conn -> CallStore.drop(conn, gone).compose(dropped -> ended(conn, dropped)))
       .onComplete(ar -> dropping = false)
       .onSuccess(dropped -> dropped.forEach(call -> {
+        webhooksDue();
         JsonObject payload = new JsonObject().put("callId", call.id().toString()).put("reason", DROPPED);
         publish(Addresses.user(call.callerId()), Types.CALL_END, payload);
         publish(Addresses.user(call.calleeId()), Types.CALL_END, payload);
@@ -522,6 +531,58 @@ public final class CallVerticle extends ServiceVerticle {
     Watch(long dueAt) {
       this.dueAt = dueAt;
     }
+  }
+
+  // ---- webhooks ----
+
+  /** {@code call_started}, in the transaction that placed the call: it rings. */
+  private Future<Call> started(SqlConnection conn, Call call) {
+    return outbox().add(conn, Outbox.CALL_STARTED, Outbox.conversation(call.conversationId()), callData(call))
+      .map(call);
+  }
+
+  /** {@code call_ended}, in the transaction that ended the call (null: nothing changed). */
+  private Future<Call> ended(SqlConnection conn, Call call) {
+    return call == null ? Future.succeededFuture() : ended(conn, List.of(call)).map(call);
+  }
+
+  private Future<List<Call>> ended(SqlConnection conn, List<Call> ended) {
+    List<Outbox.Event> events = new ArrayList<>(ended.size());
+    for (Call c : ended) {
+      events.add(new Outbox.Event(Outbox.CALL_ENDED, Outbox.conversation(c.conversationId()), endedData(c)));
+    }
+    return outbox().addAll(conn, events).map(ended);
+  }
+
+  private static JsonObject callData(Call c) {
+    return new JsonObject()
+      .put("callId", c.id().toString())
+      .put("conversationId", c.conversationId().toString())
+      .put("callerId", c.callerId())
+      .put("calleeId", c.calleeId())
+      .put("media", c.media())
+      .put("startedAt", io.switchboard.store.Db.timestamp(c.startedAt()));
+  }
+
+  /**
+   * {@code call_ended {callId, conversationId, outcome, durationSeconds, …}}: the outcome is
+   * {@code ended} (answered, then hung up), {@code cancelled}, {@code dropped}, {@code declined},
+   * {@code missed} or {@code busy}; the duration counts talk time only (0 when never answered).
+   */
+  static JsonObject endedData(Call c) {
+    String outcome = switch (c.state()) {
+      case "declined" -> DECLINED;
+      case "missed" -> MISSED;
+      case "busy" -> "busy";
+      default -> c.endReason() == null ? ENDED : c.endReason();
+    };
+    long ms = c.durationMs() == null ? 0 : Math.max(0, c.durationMs());
+    return callData(c)
+      .put("outcome", outcome)
+      .put("reason", c.endReason())
+      .put("durationSeconds", Math.round(ms / 1000.0))
+      .put("answeredAt", io.switchboard.store.Db.timestamp(c.answeredAt()))
+      .put("endedAt", io.switchboard.store.Db.timestamp(c.endedAt()));
   }
 
   // ---- helpers ----

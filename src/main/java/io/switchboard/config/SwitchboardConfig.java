@@ -29,6 +29,7 @@ public record SwitchboardConfig(
   int editWindowSeconds,
   Calls calls,
   Limits limits,
+  Webhooks webhooks,
   int drainSeconds,
   Tls tls,
   String logFormat,
@@ -87,9 +88,45 @@ public record SwitchboardConfig(
   public record ApiKey(String key, Set<String> scopes) {
   }
 
-  /** {@code auth.*}: JWT verification, development tokens and API keys. */
+  /** {@code auth.*}: JWT verification, development tokens, API keys and the authorization proxy. */
   public record Auth(String jwtSecret, List<String> publicKeys, String issuer, String audience,
-                     int leewaySeconds, boolean devTokens, int devTokensPerMinute, List<ApiKey> apiKeys) {
+                     int leewaySeconds, boolean devTokens, int devTokensPerMinute, List<ApiKey> apiKeys,
+                     Proxy proxy) {
+  }
+
+  /**
+   * {@code auth.proxy.*} (SPEC §10): the backend URLs asked on connect and on subscribe (empty =
+   * not asked), how long to wait, what a failure means, how long answers are kept, and the
+   * secret its requests are signed with (empty = unsigned).
+   */
+  public record Proxy(String connectUrl, String subscribeUrl, int timeoutMillis, boolean failOpen, int cacheSeconds,
+                      String secret) {
+    public boolean connect() {
+      return !connectUrl.isEmpty();
+    }
+
+    public boolean subscribe() {
+      return !subscribeUrl.isEmpty();
+    }
+  }
+
+  /** One webhook endpoint: where to POST, the signing secret, and the event types it wants. */
+  public record Endpoint(String url, String secret, Set<String> events) {
+    public boolean wants(String type) {
+      return events.contains(type);
+    }
+  }
+
+  /**
+   * {@code webhooks.*} (SPEC §10): the endpoints, attempts before a delivery is dead-lettered, the
+   * delay of {@code message_unseen}, the timeout of one POST, the backoff (base, doubling, capped)
+   * and how many deliveries one node runs at once.
+   */
+  public record Webhooks(List<Endpoint> endpoints, int maxAttempts, int unseenDelaySeconds, int timeoutSeconds,
+                         int retryBaseMillis, int retryMaxSeconds, int concurrency) {
+    /** The event types webhooks report. */
+    public static final List<String> EVENTS = List.of("message_created", "message_edited", "message_deleted",
+      "member_joined", "member_left", "user_online", "user_offline", "call_started", "call_ended", "message_unseen");
   }
 
   /** {@code sse.*}. */
@@ -139,7 +176,8 @@ public record SwitchboardConfig(
       new Auth(auth.getString("jwtSecret"), strings(auth, "auth.publicKeys", "publicKeys"),
         auth.getString("issuer"), auth.getString("audience"),
         nonNegative(auth, "auth.leewaySeconds", "leewaySeconds"), auth.getBoolean("devTokens"),
-        positive(auth, "auth.devTokensPerMinute", "devTokensPerMinute"), apiKeys(auth.getJsonArray("apiKeys"))),
+        positive(auth, "auth.devTokensPerMinute", "devTokensPerMinute"), apiKeys(auth.getJsonArray("apiKeys")),
+        proxy(auth.getJsonObject("proxy"))),
       strings(c.getJsonObject("topics"), "topics.public", "public"),
       new Sse(positive(sse, "sse.heartbeatSeconds", "heartbeatSeconds"),
         positive(sse, "sse.retryMillis", "retryMillis"),
@@ -164,6 +202,7 @@ public record SwitchboardConfig(
         positive(limits, "limits.connectionsPerUser", "connectionsPerUser"),
         positive(limits, "limits.openConcurrency", "openConcurrency"),
         positive(limits, "limits.openQueueSeconds", "openQueueSeconds")),
+      webhooks(c.getJsonObject("webhooks")),
       positive(c.getJsonObject("shutdown"), "shutdown.drainSeconds", "drainSeconds"),
       new Tls(pem(http.getJsonObject("tls"), "http.tls"), pem(c.getJsonObject("bridge").getJsonObject("tls"), "bridge.tls")),
       oneOf(c.getJsonObject("log"), "log.format", "format", List.of("text", "json")),
@@ -253,6 +292,80 @@ public record SwitchboardConfig(
       }
     }
     return a.copy();
+  }
+
+  private static Proxy proxy(JsonObject p) {
+    String connect = p.getString("connectUrl");
+    String subscribe = p.getString("subscribeUrl");
+    httpUrl(connect, "auth.proxy.connectUrl");
+    httpUrl(subscribe, "auth.proxy.subscribeUrl");
+    return new Proxy(connect, subscribe, positive(p, "auth.proxy.timeoutMillis", "timeoutMillis"),
+      p.getBoolean("failOpen"), nonNegative(p, "auth.proxy.cacheSeconds", "cacheSeconds"), p.getString("secret"));
+  }
+
+  private static Webhooks webhooks(JsonObject w) {
+    List<Endpoint> endpoints = new ArrayList<>();
+    String shape = "configuration key 'webhooks.endpoints' must be an array of {\"url\": string, \"secret\": string,"
+      + " \"events\": [names]}";
+    for (Object v : w.getJsonArray("endpoints")) {
+      if (!(v instanceof JsonObject o) || !(o.getValue("url") instanceof String url)
+        || !(o.getValue("secret") instanceof String secret) || secret.isEmpty()) {
+        throw new ConfigException(shape + " (each with a url and a non-empty secret)");
+      }
+      for (String field : o.fieldNames()) {
+        if (!Set.of("url", "secret", "events").contains(field)) {
+          throw new ConfigException("configuration key 'webhooks.endpoints' has an unknown field '" + field + "'");
+        }
+      }
+      httpUrl(url, "webhooks.endpoints");
+      if (url.isEmpty()) {
+        throw new ConfigException("configuration key 'webhooks.endpoints' has an endpoint without a url");
+      }
+      Object events = o.getValue("events");
+      Set<String> wanted = new java.util.LinkedHashSet<>();
+      if (events == null) {
+        wanted.addAll(Webhooks.EVENTS);
+      } else if (events instanceof JsonArray a) {
+        for (Object e : a) {
+          if ("*".equals(e)) {
+            wanted.addAll(Webhooks.EVENTS);
+          } else if (e instanceof String name && Webhooks.EVENTS.contains(name)) {
+            wanted.add(name);
+          } else {
+            throw new ConfigException("configuration key 'webhooks.endpoints' has an unknown event '" + e
+              + "' (known: " + String.join(", ", Webhooks.EVENTS) + ", or \"*\")");
+          }
+        }
+      } else {
+        throw new ConfigException(shape);
+      }
+      if (endpoints.stream().anyMatch(e -> e.url().equals(url))) {
+        throw new ConfigException("configuration key 'webhooks.endpoints' lists " + url + " twice");
+      }
+      endpoints.add(new Endpoint(url, secret, Set.copyOf(wanted)));
+    }
+    return new Webhooks(List.copyOf(endpoints), positive(w, "webhooks.maxAttempts", "maxAttempts"),
+      nonNegative(w, "webhooks.unseenDelaySeconds", "unseenDelaySeconds"),
+      positive(w, "webhooks.timeoutSeconds", "timeoutSeconds"),
+      positive(w, "webhooks.retryBaseMillis", "retryBaseMillis"),
+      positive(w, "webhooks.retryMaxSeconds", "retryMaxSeconds"),
+      positive(w, "webhooks.concurrency", "concurrency"));
+  }
+
+  /** Empty, or an absolute http(s) URL with a host. */
+  private static void httpUrl(String url, String key) {
+    if (url.isEmpty()) {
+      return;
+    }
+    try {
+      java.net.URI uri = new java.net.URI(url);
+      if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
+        return;
+      }
+    } catch (java.net.URISyntaxException e) {
+      // said below
+    }
+    throw new ConfigException("configuration key '" + key + "' must be an http:// or https:// URL: " + url);
   }
 
   private static List<ApiKey> apiKeys(JsonArray a) {

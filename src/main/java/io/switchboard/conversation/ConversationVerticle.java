@@ -1,5 +1,6 @@
 package io.switchboard.conversation;
 
+import io.switchboard.auth.Principal;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
@@ -12,6 +13,7 @@ import io.switchboard.service.ServiceVerticle;
 import io.switchboard.store.ConversationStore;
 import io.switchboard.store.Db;
 import io.switchboard.store.MessageStore;
+import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -33,6 +35,9 @@ import java.util.UUID;
  * the events.
  */
 public final class ConversationVerticle extends ServiceVerticle {
+
+  /** Internal command of the admin API: add a user to a group (SPEC §10). */
+  public static final String ADD_MEMBER = "~add_member";
 
   static final int MAX_PARTICIPANTS = 500;
   static final int MAX_NAME = 200;
@@ -62,6 +67,7 @@ public final class ConversationVerticle extends ServiceVerticle {
     handle(Types.REMOVE_MEMBER, this::removeMember);
     handle(Types.ROTATE_INVITE, this::rotateInvite);
     handle(Types.MUTE, this::mute);
+    handle(ADD_MEMBER, this::addMember);
     return registered();
   }
 
@@ -141,11 +147,13 @@ public final class ConversationVerticle extends ServiceVerticle {
           return ConversationStore.nextSeq(conn, locked.id())
             .compose(seq -> MessageStore.insert(conn, MessageStore.system(locked.id(), userId, Types.MEMBER_JOINED), seq)
               .compose(msg -> ConversationStore.join(conn, locked.id(), userId, seq).map(msg)))
+            .compose(msg -> memberWebhook(conn, Outbox.MEMBER_JOINED, msg, userId))
             .map(msg -> new Joined(locked.id(), msg));
         })))
       .recover(Db::failure)
       .compose(joined -> ConversationStore.get(pool, joined.id(), userId).recover(Db::failure).map(view -> {
         if (joined.event() != null) {
+          webhooksDue();
           JsonObject event = joined.event().copy().put("userId", userId);
           publish(Addresses.conversation(joined.id().toString()), Types.MEMBER_JOINED, event);
           publish(Addresses.user(userId), Types.MEMBER_JOINED, event);
@@ -175,10 +183,12 @@ public final class ConversationVerticle extends ServiceVerticle {
           return lastOwnerCheck(conn, id, role, "leave", false)
             .compose(v -> ConversationStore.nextSeq(conn, id))
             .compose(seq -> MessageStore.insert(conn, MessageStore.system(id, userId, Types.MEMBER_LEFT), seq)
-              .compose(msg -> ConversationStore.leave(conn, id, userId, seq).map(msg)));
+              .compose(msg -> ConversationStore.leave(conn, id, userId, seq).map(msg)))
+            .compose(msg -> memberWebhook(conn, Outbox.MEMBER_LEFT, msg, userId));
         })))
       .recover(Db::failure)
       .map(msg -> {
+        webhooksDue();
         JsonObject event = msg.copy().put("userId", userId);
         publish(Addresses.conversation(id.toString()), Types.MEMBER_LEFT, event);
         publish(Addresses.user(userId), Types.MEMBER_LEFT, event);
@@ -268,10 +278,13 @@ public final class ConversationVerticle extends ServiceVerticle {
           JsonObject content = new JsonObject().put("event", Types.MEMBER_LEFT).put("userId", target).put("by", userId);
           return ConversationStore.nextSeq(conn, id)
             .compose(seq -> MessageStore.insert(conn, MessageStore.system(id, userId, content), seq)
-              .compose(msg -> ConversationStore.leave(conn, id, target, seq).map(msg)));
+              .compose(msg -> ConversationStore.leave(conn, id, target, seq).map(msg)))
+            .compose(msg -> outbox().add(conn, Outbox.MEMBER_LEFT, Outbox.conversation(id),
+              Timeline.event(msg).payload()).map(msg));
         })))
       .recover(Db::failure)
       .map(msg -> {
+        webhooksDue();
         JsonObject event = published(id, msg);
         // The removed user hears of it on their own address too, as a user who leaves does.
         publish(Addresses.user(target), Types.MEMBER_LEFT, event);
@@ -351,6 +364,54 @@ public final class ConversationVerticle extends ServiceVerticle {
     Envelope event = Timeline.event(item);
     publish(Addresses.conversation(id.toString()), event.type(), event.payload());
     return event.payload();
+  }
+
+  /**
+   * {@code ~add_member {conversationId, userId}}, from the admin API only: adds a user to a group
+   * as a {@code member}, as a join by invite would (a {@code member_joined} timeline item, the
+   * same events). Adding a current member changes nothing. Direct conversations have no room for
+   * a third user.
+   */
+  private Future<Envelope> addMember(Command cmd) {
+    if (!Principal.BACKEND.userId().equals(cmd.userId())) {
+      throw ServiceException.forbidden("internal command");
+    }
+    UUID id = Fields.conversationId(cmd.payload(), "conversationId");
+    String userId = Fields.requiredString(cmd.payload(), "userId", MAX_USER_ID);
+    if (!io.switchboard.auth.Authenticator.validUserId(userId)) {
+      throw ServiceException.invalid("'userId' " + io.switchboard.auth.Authenticator.USER_ID_RULE);
+    }
+    return ConversationStore.ensureUsers(pool, List.of(userId))
+      .compose(v -> pool.withTransaction(conn -> ConversationStore.lock(conn, id)
+        .compose(locked -> ConversationStore.activeRole(conn, id, userId).compose(role -> {
+          if (!"group".equals(locked.kind())) {
+            return Future.failedFuture(ServiceException.invalid("members can be added to groups only"));
+          }
+          if (role != null) {
+            return Future.succeededFuture((JsonObject) null);
+          }
+          return ConversationStore.nextSeq(conn, id)
+            .compose(seq -> MessageStore.insert(conn, MessageStore.system(id, userId, Types.MEMBER_JOINED), seq)
+              .compose(msg -> ConversationStore.join(conn, id, userId, seq).map(msg)))
+            .compose(msg -> memberWebhook(conn, Outbox.MEMBER_JOINED, msg, userId));
+        }))))
+      .recover(Db::failure)
+      .compose(msg -> ConversationStore.get(pool, id, userId).recover(Db::failure).map(view -> {
+        if (msg != null) {
+          webhooksDue();
+          JsonObject event = msg.copy().put("userId", userId);
+          publish(Addresses.conversation(id.toString()), Types.MEMBER_JOINED, event);
+          publish(Addresses.user(userId), Types.MEMBER_JOINED, event);
+        }
+        return Envelope.of(Types.CONVERSATION_JOINED, view.put("added", msg != null));
+      }));
+  }
+
+  /** The webhook of a membership change, in its transaction: the live event's payload. */
+  private Future<JsonObject> memberWebhook(io.vertx.sqlclient.SqlConnection conn, String type, JsonObject msg,
+                                           String userId) {
+    return outbox().add(conn, type, Outbox.conversation(msg.getString("conversationId")),
+      msg.copy().put("userId", userId)).map(msg);
   }
 
   /**

@@ -398,6 +398,34 @@ public final class Gateway {
     }));
   }
 
+  // ---- the admin API ----
+
+  /**
+   * Ends every local stream of {@code userId} ({@code disconnect}, then close 4401); how many.
+   * The admin API publishes a disconnect to every node, and each ends its own.
+   */
+  public int disconnect(String userId, String reason) {
+    List<Session> found = new ArrayList<>();
+    byUser.computeIfPresent(userId, (k, list) -> {
+      found.addAll(list);
+      return list;
+    });
+    found.forEach(s -> s.disconnect(reason));
+    return found.size();
+  }
+
+  /** Ends every local stream whose principal {@code which} matches (a revoked token); how many. */
+  public int disconnect(java.util.function.Predicate<io.switchboard.auth.Principal> which, String reason) {
+    int n = 0;
+    for (Session s : sessions()) {
+      if (which.test(s.principal())) {
+        s.disconnect(reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
   // ---- limits counted per node ----
 
   /** The per-user message rate limit (counted on this node): 0 when allowed, else seconds to wait. */

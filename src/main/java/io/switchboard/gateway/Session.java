@@ -70,6 +70,8 @@ public final class Session {
   private LinkedHashMap<String, Long> streamed;
   private String cursorText;
   private int replayLimit = NO_REPLAY_LIMIT;
+  /** What the authorization backend attached to this connection (SPEC §10), shown in {@code connected}. */
+  private JsonObject info;
 
   private TokenBucket commandBucket;
   private int rateRefusals;
@@ -208,6 +210,12 @@ public final class Session {
     if (cursorText != null) {
       open.put("cursor", cursorText);
     }
+    if (announce) {
+      // A new stream, not a resume on an open one: the stream service may put it to the
+      // application's authorization backend (SPEC §10), which sees the token's claims.
+      open.put("transport", transport.kind().name().toLowerCase(java.util.Locale.ROOT))
+        .put("claims", principal.claims() == null ? new JsonObject() : principal.claims());
+    }
     Future<JsonObject> started = gateway.commands().request(principal, StreamVerticle.OPEN, open)
       .compose(opened -> {
         JsonObject p = opened.payload();
@@ -219,8 +227,18 @@ public final class Session {
         for (Object conv : p.getJsonArray("conversations")) {
           followConversation((String) conv);
         }
+        JsonObject proxied = p.getJsonObject("proxy");
+        if (proxied != null) {
+          // What the authorization backend attached: topics this stream follows, info for connected.
+          List<String> extra = new ArrayList<>();
+          proxied.getJsonArray("topics", new JsonArray()).forEach(t -> extra.add((String) t));
+          int room = gateway.config().limits().topicsPerConnection() - topics().size();
+          followTopics(extra.subList(0, Math.max(0, Math.min(room, extra.size()))));
+          info = proxied.getJsonObject("info");
+        }
         JsonObject start = p.copy();
         start.remove("conversations");
+        start.remove("proxy");
         if (replayLimit > 0) {
           start.put("limit", replayLimit);
         }
@@ -243,6 +261,12 @@ public final class Session {
       if (ar.failed()) {
         ServiceException e = ServiceException.from(ar.cause());
         replayed.fail(e);
+        if (e.code() == ErrorCode.FORBIDDEN || e.code() == ErrorCode.UNAUTHORIZED) {
+          // Refused (the authorization backend said no, the token was revoked): not a "try again".
+          write(Frame.of(Envelope.error(e, null)));
+          close(e.code() == ErrorCode.FORBIDDEN ? CloseCode.POLICY : CloseCode.UNAUTHORIZED, e.code().code());
+          return;
+        }
         // The client comes back with its cursor (a resume on an open socket too: its routes are gone).
         tryAgain(Admission.retryDelay(), "the stream could not be opened: " + e.getMessage());
         return;
@@ -283,6 +307,9 @@ public final class Session {
         .put("heartbeatSeconds", gateway.config().sse().heartbeatSeconds());
       if (connectedExtras != null) {
         connected.mergeIn(connectedExtras);
+      }
+      if (info != null) {
+        connected.put("info", info);
       }
       write(Frame.of(Envelope.of(Types.CONNECTED, connected)));
       scheduleExpiry();
@@ -620,6 +647,20 @@ public final class Session {
     } catch (RuntimeException e) {
       LOG.debug("closing an already closed {} connection", transport.kind(), e);
     }
+  }
+
+  /**
+   * The admin API ended this connection (a disconnect, a revoked token): {@code disconnect
+   * {reason, reconnect:false}}, then close 4401. Any thread.
+   */
+  public void disconnect(String reason) {
+    loop.execute(() -> {
+      if (state == State.CLOSED) {
+        return;
+      }
+      write(Frame.of(Envelope.of(Types.DISCONNECT, new JsonObject().put("reason", reason).put("reconnect", false))));
+      close(CloseCode.UNAUTHORIZED, reason);
+    });
   }
 
   /** The stream cannot open now: the client is told to come back after {@code retryAfterMillis}. */

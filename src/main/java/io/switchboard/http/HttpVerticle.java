@@ -10,6 +10,7 @@ import io.switchboard.http.sse.SseHandler;
 import io.switchboard.http.ws.WsHandler;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -41,6 +42,42 @@ public final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    SwitchboardConfig.Http http = node.config().http();
+    Router router = router(vertx, node, gateway);
+    HttpServerOptions options = new HttpServerOptions()
+      .setHost(http.host())
+      .setPort(http.port())
+      // Every request is handled on its connection's event loop, so Vert.x may write straight to
+      // the channel: no outbound queue per connection (a 4 KiB array each, idle or not).
+      .setStrictThreadMode(true)
+      .setCompressionSupported(true)
+      .setMaxFormAttributeSize(node.config().limits().frameBytes())
+      // A long-poll cursor travels in the query string and names every conversation of its
+      // answer (up to 500): room for that beyond the default 4096.
+      .setMaxInitialLineLength(16384)
+      .setMaxWebSocketFrameSize(node.config().limits().frameBytes())
+      .setMaxWebSocketMessageSize(node.config().limits().frameBytes())
+      // No permessage-deflate: Vert.x gives Netty no bound on the inflated size, so a small
+      // compressed frame could inflate to tens of MiB.
+      .setPerMessageWebSocketCompressionSupported(false)
+      .setPerFrameWebSocketCompressionSupported(false)
+      // HTTP/1.1 only: with cleartext HTTP/2 detection on, Vert.x hands a connection over only
+      // once its first request has been read, so a client trickling headers could never be
+      // timed (ConnectionGuard). Every transport here is HTTP/1.1; HTTP/2 belongs to a TLS proxy.
+      .setHttp2ClearTextEnabled(false);
+    ConnectionGuard guard = new ConnectionGuard(http.headerTimeoutSeconds(), http.idleTimeoutSeconds());
+    server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http()))
+      .connectionHandler(guard::watch)
+      .invalidRequestHandler(HttpErrors::invalidRequest)
+      .requestHandler(router);
+    return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
+  }
+
+  /**
+   * The node's one router: every route of the HTTP port, in order. Public so that the OpenAPI
+   * test can hold the description to it.
+   */
+  public static Router router(Vertx vertx, NodeContext node, Gateway gateway) {
     SwitchboardConfig.Http http = node.config().http();
     Router router = Router.router(vertx);
     Origins origins = new Origins(http.allowedOrigins());
@@ -74,33 +111,7 @@ public final class HttpVerticle extends VerticleBase {
     for (int status = 400; status < 600; status++) {
       router.errorHandler(status, HttpErrors::handle);
     }
-    HttpServerOptions options = new HttpServerOptions()
-      .setHost(http.host())
-      .setPort(http.port())
-      // Every request is handled on its connection's event loop, so Vert.x may write straight to
-      // the channel: no outbound queue per connection (a 4 KiB array each, idle or not).
-      .setStrictThreadMode(true)
-      .setCompressionSupported(true)
-      .setMaxFormAttributeSize(node.config().limits().frameBytes())
-      // A long-poll cursor travels in the query string and names every conversation of its
-      // answer (up to 500): room for that beyond the default 4096.
-      .setMaxInitialLineLength(16384)
-      .setMaxWebSocketFrameSize(node.config().limits().frameBytes())
-      .setMaxWebSocketMessageSize(node.config().limits().frameBytes())
-      // No permessage-deflate: Vert.x gives Netty no bound on the inflated size, so a small
-      // compressed frame could inflate to tens of MiB.
-      .setPerMessageWebSocketCompressionSupported(false)
-      .setPerFrameWebSocketCompressionSupported(false)
-      // HTTP/1.1 only: with cleartext HTTP/2 detection on, Vert.x hands a connection over only
-      // once its first request has been read, so a client trickling headers could never be
-      // timed (ConnectionGuard). Every transport here is HTTP/1.1; HTTP/2 belongs to a TLS proxy.
-      .setHttp2ClearTextEnabled(false);
-    ConnectionGuard guard = new ConnectionGuard(http.headerTimeoutSeconds(), http.idleTimeoutSeconds());
-    server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http()))
-      .connectionHandler(guard::watch)
-      .invalidRequestHandler(HttpErrors::invalidRequest)
-      .requestHandler(router);
-    return server.listen().onSuccess(s -> LOG.debug("HTTP instance listening on {}", s.actualPort()));
+    return router;
   }
 
   /** The port actually bound (useful when configured as 0). */

@@ -11,6 +11,7 @@ import io.switchboard.service.Command;
 import io.switchboard.store.ConversationStore;
 import io.switchboard.store.Db;
 import io.switchboard.store.MessageStore;
+import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -34,9 +35,17 @@ final class MessageLife {
   static final int MAX_EMOJI_KINDS = 50;
   static final int MAX_EMOJI = 64;
 
-  /** How the service publishes an event after a commit ({@code ServiceVerticle.publish}). */
+  /**
+   * How the service publishes an event after a commit ({@code ServiceVerticle.publish}), and where
+   * it writes webhook events in the change's transaction ({@code ServiceVerticle.outbox}, then
+   * {@code webhooksDue} after the commit).
+   */
   interface Publisher {
     void publish(String address, String type, JsonObject payload);
+
+    Outbox outbox();
+
+    void webhooksDue();
   }
 
   private final Pool pool;
@@ -179,11 +188,21 @@ final class MessageLife {
       }));
   }
 
-  /** Writes the change as the next timeline item. */
+  /**
+   * Writes the change as the next timeline item, and its webhook event (edits and deletes, SPEC
+   * §10) in the same transaction, with the live event's payload.
+   */
   private Future<Change> record(SqlConnection conn, UUID id, String actorId, JsonObject content) {
     return ConversationStore.nextSeq(conn, id)
       .compose(seq -> MessageStore.insert(conn, MessageStore.system(id, actorId, content), seq))
-      .map(item -> new Change(item, null));
+      .compose(item -> {
+        Envelope event = Timeline.event(item);
+        String type = event.type();
+        boolean hooked = (Outbox.MESSAGE_EDITED.equals(type) || Outbox.MESSAGE_DELETED.equals(type))
+          && publisher.outbox().wants(type);
+        return (hooked ? publisher.outbox().add(conn, type, Outbox.conversation(id), event.payload())
+          : Future.<Void>succeededFuture()).map(v -> new Change(item, null));
+      });
   }
 
   /** After the commit: publishes the item's event and answers with it; an unchanged state answers as it is. */
@@ -192,6 +211,9 @@ final class MessageLife {
       return Envelope.of(type, change.unchanged());
     }
     Envelope event = Timeline.event(change.item());
+    if (Outbox.MESSAGE_EDITED.equals(event.type()) || Outbox.MESSAGE_DELETED.equals(event.type())) {
+      publisher.webhooksDue();
+    }
     publisher.publish(Addresses.conversation(id.toString()), event.type(), event.payload());
     return Envelope.of(type, event.payload());
   }

@@ -12,6 +12,7 @@ import io.switchboard.service.ServiceVerticle;
 import io.switchboard.store.ConversationStore;
 import io.switchboard.store.Db;
 import io.switchboard.store.MessageStore;
+import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.Json;
@@ -53,7 +54,22 @@ public final class MessageVerticle extends ServiceVerticle {
   public MessageVerticle(Pool pool, SwitchboardConfig.Limits limits, int editWindowSeconds) {
     this.pool = pool;
     this.limits = limits;
-    this.life = new MessageLife(pool, editWindowSeconds, this::publish);
+    this.life = new MessageLife(pool, editWindowSeconds, new MessageLife.Publisher() {
+      @Override
+      public void publish(String address, String type, JsonObject payload) {
+        MessageVerticle.this.publish(address, type, payload);
+      }
+
+      @Override
+      public Outbox outbox() {
+        return MessageVerticle.this.outbox();
+      }
+
+      @Override
+      public void webhooksDue() {
+        MessageVerticle.this.webhooksDue();
+      }
+    });
     this.search = new Search(pool);
   }
 
@@ -80,6 +96,7 @@ public final class MessageVerticle extends ServiceVerticle {
           throw new ServiceException(ErrorCode.CONFLICT, "'clientMessageId' was already used in another conversation");
         }
         if (sent.isNew()) {
+          webhooksDue();
           publish(Addresses.conversation(m.conversationId().toString()), Types.MESSAGE_RECEIVED, sent.message());
           // Sending a message ends the sender's typing there (SPEC §4); fire and forget.
           vertx.eventBus().send(Addresses.command(Types.TYPING_STOP), new Command(Types.TYPING_STOP, cmd.principal(),
@@ -96,7 +113,7 @@ public final class MessageVerticle extends ServiceVerticle {
    * was written, a second read says why (no such conversation, not a member, a bad replyTo).
    */
   private Future<Sent> insert(MessageStore.NewMessage m) {
-    return MessageStore.send(pool, m)
+    return MessageStore.send(pool, m, outbox().endpoints(Outbox.MESSAGE_CREATED), outbox().unseenDelay())
       .compose(msg -> msg != null ? Future.succeededFuture(new Sent(msg, true)) : refused(m))
       .recover(t -> m.clientMessageId() != null && MessageStore.isDuplicate(t)
         ? MessageStore.findByClientId(pool, m.senderId(), m.clientMessageId()).compose(found -> found == null

@@ -46,6 +46,18 @@ public final class Addresses {
    */
   public static final String CALL_WATCH = "sb.calls.watch";
 
+  /**
+   * Node-local: a service committed webhook rows; the node's delivery looks at once instead of at
+   * its next poll.
+   */
+  public static final String WEBHOOKS_WAKE = "sb.webhooks.wake";
+
+  /**
+   * Cluster-wide publish to every node's gateway: the admin API's disconnects and token
+   * revocations, which must reach connections wherever they are.
+   */
+  public static final String CONTROL = "sb.control";
+
   /** Events for everyone (broadcast publish). */
   public static final String BROADCAST = "sb.broadcast";
 

@@ -6,6 +6,7 @@ import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.Events;
 import io.switchboard.protocol.ServiceException;
+import io.switchboard.webhook.Outbox;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
@@ -31,11 +32,33 @@ public abstract class ServiceVerticle extends VerticleBase {
 
   private final List<MessageConsumer<JsonObject>> consumers = new ArrayList<>();
   private NodeMetrics metrics;
+  private Outbox outbox = Outbox.NONE;
 
   /** Counts this verticle's answers in the node's meters; called before it is deployed. */
   public ServiceVerticle metered(NodeMetrics metrics) {
     this.metrics = metrics;
     return this;
+  }
+
+  /** The node's webhook outbox, for the changes this verticle reports; called before it is deployed. */
+  public ServiceVerticle webhooks(Outbox outbox) {
+    this.outbox = outbox;
+    return this;
+  }
+
+  /** Where a change's webhook events are written, in the change's transaction (none configured: nothing). */
+  protected Outbox outbox() {
+    return outbox;
+  }
+
+  /**
+   * After a commit that wrote webhook rows: this node's delivery looks at once instead of at its
+   * next poll (any node may deliver them; this only saves the wait).
+   */
+  protected void webhooksDue() {
+    if (outbox.enabled()) {
+      vertx.eventBus().send(Addresses.WEBHOOKS_WAKE, null, new io.vertx.core.eventbus.DeliveryOptions().setLocalOnly(true));
+    }
   }
 
   /** Registers the handler of one command type. */

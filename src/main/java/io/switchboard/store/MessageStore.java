@@ -42,7 +42,7 @@ public final class MessageStore {
    * the message is inserted; the sender has read it. A retried (sender, clientMessageId) fails the
    * statement with a unique violation, which rolls all of it back: no seq is used up.
    */
-  static final String SEND = """
+  static final String SEND_WRITES = """
     WITH c AS (
       UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
       WHERE id = $1 AND ($7::bigint IS NULL OR $7 <= last_seq) AND EXISTS (
@@ -60,8 +60,14 @@ public final class MessageStore {
       WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM m)),
     t AS (
       UPDATE messages SET thread_replies = thread_replies + 1, thread_last_at = now()
-      WHERE id = $8 AND EXISTS (SELECT 1 FROM m))
-    SELECT seq, created_at FROM m""";
+      WHERE id = $8 AND EXISTS (SELECT 1 FROM m))""";
+  static final String SEND = SEND_WRITES + "\n    SELECT seq, created_at FROM m";
+  /**
+   * The same statement with the webhook outbox's rows ({@code $9} endpoints of
+   * {@code message_created}, {@code $10} the {@code message_unseen} delay or null): still one
+   * statement, so the event exists exactly when the message does (SPEC §10).
+   */
+  static final String SEND_WITH_WEBHOOKS = SEND_WRITES + WebhookStore.SEND_OUTBOX + "\n    SELECT seq, created_at FROM m";
   /** Whether a thread root can take replies: a message of the conversation, not a system item, not in a thread itself. */
   static final String THREAD_ROOT = """
     SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2 AND kind <> 'system'
@@ -147,12 +153,25 @@ public final class MessageStore {
    * PostgreSQL's unique violation (23505) when the (sender, clientMessageId) pair exists.
    */
   public static Future<JsonObject> send(SqlClient db, NewMessage m) {
+    return send(db, m, new String[0], null);
+  }
+
+  /**
+   * As {@link #send(SqlClient, NewMessage)}, writing in the same statement the webhook rows of
+   * {@code message_created} for {@code webhookEndpoints} and, when {@code unseenDelaySeconds} is
+   * set, the {@code message_unseen} check.
+   */
+  public static Future<JsonObject> send(SqlClient db, NewMessage m, String[] webhookEndpoints, Integer unseenDelaySeconds) {
     UUID id = UUID.randomUUID();
     Tuple params = Tuple.tuple()
       .addValue(m.conversationId()).addString(m.senderId()).addValue(id).addString(m.kind())
       .addString(Json.encode(m.content())).addString(m.clientMessageId()).addValue(m.replyTo())
       .addValue(m.threadId());
-    return db.preparedQuery(SEND).execute(params).map(rows -> {
+    boolean hooked = webhookEndpoints.length > 0 || unseenDelaySeconds != null;
+    if (hooked) {
+      params.addArrayOfString(webhookEndpoints).addValue(unseenDelaySeconds);
+    }
+    return db.preparedQuery(hooked ? SEND_WITH_WEBHOOKS : SEND).execute(params).map(rows -> {
       if (rows.size() == 0) {
         return null;
       }

@@ -1,5 +1,6 @@
 package io.switchboard.stream;
 
+import io.switchboard.auth.AuthProxy;
 import io.switchboard.auth.Principal;
 import io.switchboard.protocol.Cursor;
 import io.switchboard.protocol.Envelope;
@@ -63,15 +64,22 @@ public final class StreamVerticle extends ServiceVerticle {
   private final Pool pool;
   private final Pool sessions;
   private final int windowSeconds;
+  private final AuthProxy proxy;
 
   /**
    * @param pool     reads
    * @param sessions writes of session rows (asynchronous commit)
    */
   public StreamVerticle(Pool pool, Pool sessions, int windowSeconds) {
+    this(pool, sessions, windowSeconds, AuthProxy.NONE);
+  }
+
+  /** @param proxy asked whether a new stream may open (SPEC §10), when configured */
+  public StreamVerticle(Pool pool, Pool sessions, int windowSeconds, AuthProxy proxy) {
     this.pool = pool;
     this.sessions = sessions;
     this.windowSeconds = windowSeconds;
+    this.proxy = proxy;
   }
 
   @Override
@@ -87,7 +95,34 @@ public final class StreamVerticle extends ServiceVerticle {
    * Replies {@code {conversations:[ids], resync}} and, for a usable cursor,
    * {@code {sessionId, positions, cursor, memberships, renew}}: what {@code stream_start} needs.
    */
+  /**
+   * A new stream ({@code transport} set: not a resume on an open one) is first put to the
+   * authorization backend when {@code auth.proxy.connectUrl} is set: a refusal is
+   * {@code forbidden}, and what an allowing answer attaches (topics to follow, info for
+   * {@code connected}) goes back under {@code proxy}.
+   */
   private Future<Envelope> open(Command cmd) {
+    String transport = Fields.optionalString(cmd.payload(), "transport", 16);
+    if (transport == null || !proxy.asksConnect()) {
+      return opened(cmd);
+    }
+    JsonObject claims = cmd.payload().getValue("claims") instanceof JsonObject c ? c : new JsonObject();
+    return proxy.connect(cmd.userId(), claims, transport).compose(decision -> {
+      if (!decision.allow()) {
+        return Future.failedFuture(ServiceException.forbidden("the application refused this connection"));
+      }
+      return opened(cmd).map(reply -> {
+        JsonObject extras = new JsonObject().put("topics", new JsonArray(decision.topics()));
+        if (decision.info() != null) {
+          extras.put("info", decision.info());
+        }
+        reply.payload().put("proxy", extras);
+        return reply;
+      });
+    });
+  }
+
+  private Future<Envelope> opened(Command cmd) {
     String text = Fields.optionalString(cmd.payload(), "cursor", 200_000);
     String userId = cmd.userId();
     Cursor cursor = text == null || text.isEmpty() ? null : Cursor.parse(text);

@@ -1,5 +1,6 @@
 package io.switchboard.topic;
 
+import io.switchboard.auth.AuthProxy;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
 import io.switchboard.protocol.Fields;
@@ -28,9 +29,16 @@ public final class TopicVerticle extends ServiceVerticle {
   static final Pattern EVENT = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   private final List<String> publicPatterns;
+  private final AuthProxy proxy;
 
   public TopicVerticle(List<String> publicPatterns) {
+    this(publicPatterns, AuthProxy.NONE);
+  }
+
+  /** @param proxy asked about topics no static rule grants (SPEC §10), when configured */
+  public TopicVerticle(List<String> publicPatterns, AuthProxy proxy) {
     this.publicPatterns = publicPatterns;
+    this.proxy = proxy;
   }
 
   @Override
@@ -45,15 +53,34 @@ public final class TopicVerticle extends ServiceVerticle {
     if (topics.isEmpty()) {
       throw ServiceException.invalid("'topics' must be a non-empty array of topic names");
     }
+    List<Future<Void>> asked = new ArrayList<>();
     for (String t : topics) {
       if (!TOPIC.matcher(t).matches()) {
         throw ServiceException.invalid("invalid topic name '" + t + "'");
       }
-      if (!allowed(t, cmd.principal().topics())) {
+      if (allowed(t, cmd.principal().topics())) {
+        continue;
+      }
+      if (!proxy.asksSubscribe()) {
         throw ServiceException.forbidden("not allowed to subscribe to '" + t + "'");
       }
+      // Granted by neither topics.public nor the token: the application's backend decides.
+      asked.add(proxy.subscribe(cmd.userId(), t).compose(d -> d.allow() ? Future.succeededFuture()
+        : Future.failedFuture(ServiceException.forbidden("not allowed to subscribe to '" + t + "'"))));
     }
-    return Future.succeededFuture(Envelope.of(Types.SUBSCRIBED, new JsonObject().put("topics", new JsonArray(topics))));
+    Envelope reply = Envelope.of(Types.SUBSCRIBED, new JsonObject().put("topics", new JsonArray(topics)));
+    if (asked.isEmpty()) {
+      return Future.succeededFuture(reply);
+    }
+    // Every answer is awaited, so the first refusal (in the order asked) is the one reported.
+    return Future.join(asked).transform(ar -> {
+      for (Future<Void> f : asked) {
+        if (f.failed()) {
+          return Future.failedFuture(f.cause());
+        }
+      }
+      return Future.succeededFuture(reply);
+    });
   }
 
   /** {@code {topic|userId|broadcast, event, data}} → an envelope named {@code event} on the target's address. */

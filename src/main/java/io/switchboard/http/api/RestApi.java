@@ -63,6 +63,8 @@ public final class RestApi {
     router.get("/api/stats").handler(ctx -> requireApiKey(ctx, "admin")).handler(new StatsHandler(node, gateway));
     router.get("/api/admin/cluster").handler(ctx -> requireApiKey(ctx, "admin"))
       .handler(new ClusterStatsHandler(vertx, node));
+    router.get("/api/openapi.json").handler(OpenApi::serve);
+    new AdminApi(node, ctx -> requireApiKey(ctx, "admin")).mount(router);
     if (node.config().auth().devTokens()) {
       router.post("/api/auth/dev-token").handler(this::devToken);
     }

@@ -1,6 +1,8 @@
 package io.switchboard.http.api;
 
 import io.switchboard.NodeContext;
+import io.switchboard.auth.Principal;
+import io.switchboard.webhook.WebhookVerticle;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.metrics.NodeMetrics;
 import io.switchboard.protocol.Addresses;
@@ -24,12 +26,21 @@ final class StatsHandler implements Handler<RoutingContext> {
     this.gateway = gateway;
   }
 
+  /**
+   * The node's snapshot, plus the cluster's webhook outbox ({@code webhooks: {pending,
+   * deadLettered, oldestPendingSeconds, endpoints}}; null when it cannot be read now).
+   */
   @Override
   public void handle(RoutingContext ctx) {
-    ctx.response()
-      .putHeader("Content-Type", "application/json; charset=utf-8")
-      .putHeader("Cache-Control", "no-store")
-      .end(snapshot(node, gateway).encode());
+    node.commands().request(Principal.BACKEND, WebhookVerticle.STATS, new JsonObject()).onComplete(ar -> {
+      if (ctx.response().closed()) {
+        return;
+      }
+      ctx.response()
+        .putHeader("Content-Type", "application/json; charset=utf-8")
+        .putHeader("Cache-Control", "no-store")
+        .end(snapshot(node, gateway).put("webhooks", ar.succeeded() ? ar.result().payload() : null).encode());
+    });
   }
 
   /**

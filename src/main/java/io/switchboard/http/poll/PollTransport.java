@@ -13,6 +13,7 @@ import io.switchboard.protocol.ServiceException;
 import io.switchboard.protocol.Types;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
 import java.util.ArrayList;
@@ -86,6 +87,12 @@ final class PollTransport implements Transport {
   public void write(Frame frame, String cursor) {
     if (answered) {
       return;
+    }
+    if (!ready && error == null && Types.ERROR.equals(frame.type())) {
+      // Refused before it opened (the authorization backend said no): the poll answers with it.
+      JsonObject e = frame.payload();
+      error = new ServiceException(ErrorCode.valueOf(e.getString("code", "internal").toUpperCase(java.util.Locale.ROOT)),
+        e.getString("message", ""));
     }
     if (Types.CONNECTED.equals(frame.type()) && !announce) {
       connected = frame;
