@@ -49,6 +49,12 @@ public final class Main {
 
   public static void main(String[] args) {
     System.setProperty("hazelcast.logging.type", "slf4j");
+    // Netty's leak detector, on by default, touches every buffer at every handler it passes; a
+    // node in production runs without it (-Dio.netty.leakDetection.level=simple turns it back on).
+    // The tests, which start nodes in-process, keep it.
+    if (System.getProperty("io.netty.leakDetection.level") == null && System.getProperty("io.netty.leakDetectionLevel") == null) {
+      System.setProperty("io.netty.leakDetection.level", "disabled");
+    }
     if (args.length > 0 && "bench".equals(args[0])) {
       io.switchboard.bench.Bench.main(java.util.Arrays.copyOfRange(args, 1, args.length));
       return;

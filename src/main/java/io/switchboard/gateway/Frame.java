@@ -32,11 +32,13 @@ public final class Frame {
   private final JsonObject payload;
   private final String text;
   private final String conversationId;
+  private final String userId;
   private final long seq;
   private final String except;
   private final boolean durable;
   private volatile ByteBuf ws;
   private volatile ByteBuf sse;
+  private volatile ByteBuf sseChunk;
 
   private Frame(JsonObject envelope) {
     String exceptConnection = envelope.getString(Envelope.EXCEPT);
@@ -50,6 +52,7 @@ public final class Frame {
     this.payload = envelope.getJsonObject("payload", new JsonObject());
     this.text = envelope.encode();
     this.conversationId = payload.getString("conversationId");
+    this.userId = payload.getValue("userId") instanceof String u ? u : null;
     Object s = payload.getValue("seq");
     this.seq = s instanceof Number n ? n.longValue() : 0L;
     this.durable = DURABLE.contains(type) && conversationId != null && seq > 0;
@@ -80,6 +83,11 @@ public final class Frame {
 
   public String conversationId() {
     return conversationId;
+  }
+
+  /** The payload's {@code userId} (whom a membership or presence event is about), or null. */
+  public String userId() {
+    return userId;
   }
 
   public long seq() {
@@ -128,12 +136,41 @@ public final class Frame {
   public ByteBuf sse() {
     ByteBuf b = sse;
     if (b == null) {
-      byte[] lines = ("event: " + type + "\ndata: " + text + "\n\n").getBytes(StandardCharsets.UTF_8);
+      byte[] lines = sseLines();
       ByteBuffer out = ByteBuffer.allocateDirect(lines.length).put(lines).flip();
       b = shared(out);
       sse = b;
     }
     return b.duplicate();
+  }
+
+  /**
+   * The SSE lines framed as one HTTP/1.1 chunk (size line, lines, CRLF): what an SSE stream writes
+   * for an event without an {@code id:} line, past the HTTP encoder (DESIGN §2).
+   */
+  public ByteBuf sseChunk() {
+    ByteBuf b = sseChunk;
+    if (b == null) {
+      byte[] chunk = httpChunk(sseLines());
+      b = shared(ByteBuffer.allocateDirect(chunk.length).put(chunk).flip());
+      sseChunk = b;
+    }
+    return b.duplicate();
+  }
+
+  private byte[] sseLines() {
+    return ("event: " + type + "\ndata: " + text + "\n\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** {@code bytes} as one HTTP/1.1 chunk: the size in hex, CRLF, the bytes, CRLF. */
+  public static byte[] httpChunk(byte[] bytes) {
+    byte[] size = (Integer.toHexString(bytes.length) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+    byte[] chunk = new byte[size.length + bytes.length + 2];
+    System.arraycopy(size, 0, chunk, 0, size.length);
+    System.arraycopy(bytes, 0, chunk, size.length, bytes.length);
+    chunk[chunk.length - 2] = '\r';
+    chunk[chunk.length - 1] = '\n';
+    return chunk;
   }
 
   private static ByteBuf shared(ByteBuffer direct) {

@@ -521,7 +521,6 @@ public final class Session {
     }
     String conv = frame.conversationId();
     String type = frame.type();
-    boolean aboutMe = userId().equals(frame.payload().getString("userId"));
     if (Types.CONVERSATION_CREATED.equals(type)) {
       if (conv != null && !conversations.containsKey(conv)) {
         followNew(conv, frame.seq());
@@ -531,7 +530,7 @@ public final class Session {
       }
       return;
     }
-    if (Types.MEMBER_JOINED.equals(type) && aboutMe && conv != null && !conversations.containsKey(conv)) {
+    if (Types.MEMBER_JOINED.equals(type) && userId().equals(frame.userId()) && conv != null && !conversations.containsKey(conv)) {
       followNew(conv, frame.seq());
       streamed(conv, frame.seq());
       write(frame);

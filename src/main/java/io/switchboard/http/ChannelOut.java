@@ -13,29 +13,37 @@ import java.util.List;
 
 /**
  * The hot path of a transport on a Netty channel (DESIGN §2): frames already encoded once per
- * node are written straight into the channel's pipeline — no per-connection copy, no encoder
- * work, no promise — and flushed once per event-loop turn by the session's loop. The pipeline's
- * own encoders still apply: a raw buffer passes a WebSocket frame encoder untouched, and the
- * HTTP encoder wraps it as one chunk of a chunked response.
+ * node — a WebSocket frame, an SSE event framed as an HTTP chunk — are written straight into the
+ * channel's pipeline past the protocol's encoder, so they cross only the handlers between it and
+ * the socket (TLS): no per-connection copy, no encoder work, no promise. The session's loop
+ * flushes once per event-loop turn.
  *
- * <p>Writes made this way bypass Vert.x's outbound queue; a transport uses it for every data
- * frame and lets Vert.x write only the end of the stream (a close frame, the last chunk), which
- * Vert.x writes after what the channel already holds.
+ * <p>Writes made this way bypass Vert.x's outbound path; a transport uses it for every data frame
+ * and lets Vert.x write the stream's head and its end (a close frame, the last chunk), flushing
+ * what Vert.x wrote before its first own frame.
  */
 public final class ChannelOut {
 
   private final ChannelHandlerContext ctx;
   private final Channel channel;
-  /** Outbound buffer entries per frame written (the HTTP encoder makes three of a chunk). */
+  /** Outbound buffer entries per frame written (one for a frame written already encoded). */
   private final int entriesPerFrame;
+  /** The channel's outbound buffer, looked up once (checked for every frame written). */
+  private final ChannelOutboundBuffer buffer;
   private List<Runnable> waiting;
 
   /**
-   * The channel's last handler (Vert.x's own, which every protocol of the connection ends with):
-   * writes start there and pass every encoder of the pipeline.
+   * Writes that start at the handler named {@code handler} and pass only the handlers between it
+   * and the socket (TLS): for bytes the stream has already framed for the wire, such as the SSE
+   * stream's HTTP chunks, which the HTTP encoder would otherwise split into three buffers
+   * (size line, bytes, CRLF) per connection.
    */
-  public static ChannelOut of(Channel channel, int entriesPerFrame) {
-    return new ChannelOut(channel.pipeline().lastContext(), entriesPerFrame);
+  public static ChannelOut past(Channel channel, String handler, int entriesPerFrame) {
+    ChannelHandlerContext ctx = channel.pipeline().context(handler);
+    if (ctx == null) {
+      throw new IllegalStateException("no " + handler + " in the channel's pipeline");
+    }
+    return new ChannelOut(ctx, entriesPerFrame);
   }
 
   /** The channel of an HTTP request's connection (before or after a WebSocket upgrade). */
@@ -47,6 +55,7 @@ public final class ChannelOut {
     this.ctx = ctx;
     this.channel = ctx.channel();
     this.entriesPerFrame = entriesPerFrame;
+    this.buffer = channel.unsafe().outboundBuffer();
   }
 
   public EventLoop eventLoop() {
@@ -77,13 +86,11 @@ public final class ChannelOut {
 
   /** Frames written and not yet taken by the socket. */
   public int pendingFrames() {
-    ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
-    return out == null ? 0 : out.size() / entriesPerFrame;
+    return buffer == null ? 0 : buffer.size() / entriesPerFrame;
   }
 
   public long pendingBytes() {
-    ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
-    return out == null ? 0 : out.totalPendingWriteBytes();
+    return buffer == null ? 0 : buffer.totalPendingWriteBytes();
   }
 
   public boolean writable() {

@@ -1,5 +1,6 @@
 package io.switchboard.http.sse;
 
+import io.netty.channel.Channel;
 import io.switchboard.auth.Authenticator;
 import io.switchboard.gateway.Gateway;
 import io.switchboard.gateway.Session;
@@ -69,7 +70,11 @@ public final class SseHandler implements Handler<RoutingContext> {
         .putHeader("Content-Encoding", "identity")
         .putHeader("Connection", "keep-alive");
       response.write("retry: " + gateway.config().sse().retryMillis() + "\n\n");
-      ChannelOut out = ChannelOut.of(ChannelOut.channel(request), 3);
+      // The head leaves every handler Vert.x wrote it through before the first event is written
+      // past them (a TLS connection's chunked writer holds writes until a flush).
+      Channel channel = ChannelOut.channel(request);
+      channel.flush();
+      ChannelOut out = ChannelOut.past(channel, "httpEncoder", 1);
       SseTransport transport = new SseTransport(response, out, gateway.config().sse().heartbeatSeconds() * 1000L);
       Session session = new Session(gateway, transport, ar.result());
       response.closeHandler(v -> session.peerClosed());

@@ -2,7 +2,7 @@ package io.switchboard.http.sse;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.switchboard.gateway.CloseCode;
 import io.switchboard.gateway.ConnectionCounts;
@@ -16,12 +16,17 @@ import java.nio.charset.StandardCharsets;
 /**
  * An SSE stream (SPEC §7): per event, the {@code id:} line (the cursor, per connection) and the
  * node-wide encoded {@code event:}/{@code data:} lines, in one chunk; a comment line as the
- * heartbeat. The response's head is Vert.x's; the events go straight into the channel.
+ * heartbeat. The response's head (and its last chunk) is Vert.x's; the events go into the channel
+ * as HTTP chunks framed here, past the HTTP encoder: one buffer per event per connection, none
+ * at all (a shared node-wide chunk) for an event without a cursor.
  */
 final class SseTransport implements Transport {
 
   private static final byte[] ID = "id: ".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] CRLF = {'\r', '\n'};
+  /** A comment line, framed as its chunk once. */
+  private static final ByteBuf HEARTBEAT = Unpooled.unreleasableBuffer(
+    Unpooled.directBuffer(16).writeBytes(Frame.httpChunk(":\n\n".getBytes(StandardCharsets.US_ASCII))));
 
   private final HttpServerResponse response;
   private final ChannelOut out;
@@ -45,23 +50,28 @@ final class SseTransport implements Transport {
 
   @Override
   public void write(Frame frame, String cursor) {
-    ByteBuf lines = frame.sse();
     if (cursor == null) {
-      out.write(lines);
+      out.write(frame.sseChunk());
       return;
     }
-    ByteBuf id = out.alloc().directBuffer(ID.length + cursor.length() + 1);
-    id.writeBytes(ID);
-    ByteBufUtil.writeAscii(id, cursor);
-    id.writeByte('\n');
-    CompositeByteBuf chunk = out.alloc().compositeDirectBuffer(2);
-    chunk.addComponents(true, id, lines);
+    // One chunk: size line, the id: line (this connection's cursor), the node-wide lines, CRLF.
+    ByteBuf lines = frame.sse();
+    int size = ID.length + cursor.length() + 1 + lines.readableBytes();
+    String hex = Integer.toHexString(size);
+    ByteBuf chunk = out.alloc().directBuffer(hex.length() + 2 + size + 2);
+    ByteBufUtil.writeAscii(chunk, hex);
+    chunk.writeBytes(CRLF);
+    chunk.writeBytes(ID);
+    ByteBufUtil.writeAscii(chunk, cursor);
+    chunk.writeByte('\n');
+    chunk.writeBytes(lines);
+    chunk.writeBytes(CRLF);
     out.write(chunk);
   }
 
   /** Text the stream starts with (the client's reconnection delay). */
   void writeRaw(String text) {
-    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    byte[] bytes = Frame.httpChunk(text.getBytes(StandardCharsets.UTF_8));
     out.write(out.alloc().directBuffer(bytes.length).writeBytes(bytes));
   }
 
@@ -104,7 +114,7 @@ final class SseTransport implements Transport {
   public boolean keepAlive(long idleMillis) {
     // The heartbeat only writes: a client that reads nothing is found by its queue filling up.
     if (out.writable()) {
-      out.write(out.alloc().directBuffer(HEARTBEAT.length).writeBytes(HEARTBEAT));
+      out.write(HEARTBEAT.duplicate());
     }
     return true;
   }
@@ -128,7 +138,7 @@ final class SseTransport implements Transport {
     // 200 and a stream that ends: EventSource reconnects after retry:, where a non-200 answer
     // would make it give up for good (SPEC §7).
     writeRaw("retry: " + retryAfterMillis + "\n\n");
-    out.write(error.sse());
+    out.write(error.sseChunk());
     close(CloseCode.TRY_AGAIN, "try again");
   }
 }

@@ -120,8 +120,12 @@ public final class WsHandler implements Handler<RoutingContext> {
       return;
     }
     var config = gateway.config();
-    // After the upgrade the channel's last handler is Vert.x's WebSocket one.
-    ChannelOut out = ChannelOut.of(channel, 1);
+    // Frames are written already encoded, past the WebSocket encoder: they cross only the handlers
+    // between it and the socket (TLS). What Vert.x wrote so far (auth_success) leaves every handler
+    // first (a chunked writer holds writes until a flush); after this Vert.x writes only control
+    // frames (ping, pong, close), which may come between two of ours.
+    channel.flush();
+    ChannelOut out = ChannelOut.past(channel, "wsencoder", 1);
     WsTransport transport = new WsTransport(ws, out, config.ws().pingSeconds() * 1000L,
       config.ws().idleTimeoutSeconds() * 1000L);
     Session session = new Session(gateway, transport, principal);
