@@ -42,6 +42,13 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Authenticator {
 
+  /** How long a verified token is taken as verified again (never past its exp). */
+  static final long VERIFIED_MILLIS = 60_000;
+  /** Verified tokens remembered at most; the memory is cleared when full. */
+  static final int VERIFIED_MAX = 20_000;
+  private final java.util.concurrent.ConcurrentHashMap<String, Verified> verifiedTokens =
+    new java.util.concurrent.ConcurrentHashMap<>();
+
   private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
   private static final int DEV_TOKEN_SECONDS = 24 * 3600;
   /** The user-id rule, as error messages state it. */
@@ -120,6 +127,15 @@ public final class Authenticator {
     if (token.length() > 8192) {
       return Future.failedFuture(unauthorized("token too long"));
     }
+    Verified known = verifiedTokens.get(token);
+    if (known != null) {
+      if (System.currentTimeMillis() < known.until()) {
+        return revocations.revoked(known.principal())
+          ? Future.failedFuture(unauthorized("token revoked"))
+          : Future.succeededFuture(known.principal());
+      }
+      verifiedTokens.remove(token, known);
+    }
     String alg = headerAlgorithm(token);
     if (alg == null || alg.equalsIgnoreCase("none")) {
       return Future.failedFuture(unauthorized("unsigned or malformed token"));
@@ -169,8 +185,30 @@ public final class Authenticator {
         if (revocations.revoked(principal)) {
           return Future.failedFuture(unauthorized("token revoked"));
         }
+        remember(token, principal);
         return Future.succeededFuture(principal);
       });
+  }
+
+  /** A token this node verified, and until when it may skip verifying it again. */
+  private record Verified(Principal principal, long until) {
+  }
+
+  /**
+   * Remembers a verified token for {@link #VERIFIED_MILLIS}, never past its {@code exp}: the same
+   * token comes back with every REST request and every reconnect (a storm of them after a node
+   * dies), and its signature, header and claims need checking once. The key is the whole token,
+   * signature included; revocations are still checked on every use.
+   */
+  private void remember(String token, Principal principal) {
+    long until = System.currentTimeMillis() + VERIFIED_MILLIS;
+    if (principal.expiresAt() > 0) {
+      until = Math.min(until, principal.expiresAt() * 1000L);
+    }
+    if (verifiedTokens.size() >= VERIFIED_MAX) {
+      verifiedTokens.clear();
+    }
+    verifiedTokens.put(token, new Verified(principal, until));
   }
 
   /** The API key's scopes, if the key is configured (constant-time comparison). */

@@ -122,6 +122,20 @@ class AuthenticatorTest {
   class Hs256 {
 
     @Test
+    @DisplayName("a token verified once is taken again without verifying; a revocation still refuses it")
+    void rememberedButRevocable() {
+      Authenticator a = hs256Only();
+      String token = Jwts.hs256(claims("remembered").put("jti", "t-1").put("iat", Jwts.now()), SECRET);
+      Principal first = accepted(a, token);
+      assertThat(accepted(a, token)).as("the remembered principal").isSameAs(first);
+      a.revocations().add(new JsonObject().put("jti", "t-1").put("exp", Jwts.now() + 600));
+      rejected(a, token);
+      // A token differing in one character of its signature is not the remembered one.
+      String forged = token.substring(0, token.length() - 2) + (token.endsWith("A") ? "BB" : "AA");
+      rejected(a, forged);
+    }
+
+    @Test
     @DisplayName("a valid HS256 token gives a principal with sub as user id, name and topics")
     void validToken() {
       long exp = Jwts.now() + 600;
