@@ -8,7 +8,6 @@ import io.switchboard.conversation.ConversationVerticle;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.QueryParams;
 import io.switchboard.protocol.Envelope;
-import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.Fields;
 import io.switchboard.protocol.ServiceException;
 import io.switchboard.protocol.Types;
@@ -174,17 +173,6 @@ final class AdminApi {
   }
 
   private static JsonObject deadLetterQuery(RoutingContext ctx) {
-    JsonObject p = new JsonObject();
-    for (String name : new String[] {"after", "limit"}) {
-      String raw = ctx.request().getParam(name);
-      if (raw != null && !raw.isEmpty()) {
-        try {
-          p.put(name, Long.parseLong(raw));
-        } catch (NumberFormatException e) {
-          throw new ServiceException(ErrorCode.INVALID_REQUEST, "'" + name + "' must be a whole number");
-        }
-      }
-    }
-    return p;
+    return RestApi.wholeNumbers(ctx, new JsonObject(), "after", "limit");
   }
 }

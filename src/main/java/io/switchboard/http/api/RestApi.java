@@ -399,8 +399,12 @@ public final class RestApi {
   }
 
   private static JsonObject pageQuery(RoutingContext ctx) {
-    JsonObject p = pathId(ctx);
-    for (String name : new String[] {"before", "after", "limit"}) {
+    return wholeNumbers(ctx, pathId(ctx), "before", "after", "limit");
+  }
+
+  /** Puts each named query parameter that is present into {@code p} as a whole number; 400 for one that is not. */
+  static JsonObject wholeNumbers(RoutingContext ctx, JsonObject p, String... names) {
+    for (String name : names) {
       String raw = ctx.request().getParam(name);
       if (raw != null && !raw.isEmpty()) {
         try {
