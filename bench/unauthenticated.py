@@ -53,13 +53,16 @@ def ws_close_code(data):
     return None
 
 
-async def one(kind, source, args, deadline):
-    began = time.monotonic()
+async def one(kind, source, args, deadline, delay):
+    # Connects ramp up (--ramp connections per 100 ms), so that the listen backlog is not the test.
+    await asyncio.sleep(delay)
     port = args.bridge_port if kind == "bridge" else args.port
     try:
         reader, writer = await asyncio.open_connection(args.host, port, local_addr=(source, 0))
     except OSError as e:
         return kind, source, "connect-failed:" + type(e).__name__, 0.0
+    # Timed from the connection being established (the node's handshake timer starts at accept).
+    began = time.monotonic()
     try:
         if kind == "ws":
             writer.write(upgrade("/api/ws"))
@@ -133,6 +136,7 @@ async def main():
     p.add_argument("--addresses", type=int, default=20)
     p.add_argument("--per-address", type=int, default=250)
     p.add_argument("--capped", type=int, default=500, help="connections from one more address, past the cap")
+    p.add_argument("--ramp", type=int, default=500, help="connections opened per 100 ms")
     p.add_argument("--deadline", type=float, default=120.0, help="give up waiting after this many seconds")
     args = p.parse_args()
 
@@ -140,9 +144,15 @@ async def main():
     stop = asyncio.Event()
     probe = asyncio.create_task(health(args, stop, "127.0.0.2"))
     began = time.monotonic()
-    held = [one(KINDS[i % 4], f"127.0.1.{a + 1}", args, deadline)
-            for a in range(args.addresses) for i in range(args.per_address)]
-    capped = [one(KINDS[i % 4], "127.0.2.1", args, deadline) for i in range(args.capped)]
+    n = 0
+
+    def delay():
+        nonlocal n
+        n += 1
+        return (n // args.ramp) * 0.1
+    held = [one(KINDS[i % 4], f"127.0.1.{a + 1}", args, deadline, delay())
+            for i in range(args.per_address) for a in range(args.addresses)]
+    capped = [one(KINDS[i % 4], "127.0.2.1", args, deadline, delay()) for i in range(args.capped)]
     results = await asyncio.gather(*held, *capped)
     stop.set()
     latencies, failures = await probe
