@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.switchboard.gateway.Handshakes;
 import io.switchboard.protocol.ErrorCode;
@@ -291,6 +292,11 @@ final class ConnectionGuard {
       }
       answered = true;
       LOG.debug("refusing an HTTP connection from {}: too many unauthenticated connections", head.channel().remoteAddress());
+      if (head.pipeline().get(SslHandler.class) != null) {
+        // What is written at the head would bypass TLS: the client sees the close only.
+        head.close();
+        return;
+      }
       byte[] body = HttpErrors.json(new ServiceException(ErrorCode.RATE_LIMITED,
         "too many unauthenticated connections from this address")).getBytes(StandardCharsets.UTF_8);
       String headers = "HTTP/1.1 429 Too Many Requests\r\n"
