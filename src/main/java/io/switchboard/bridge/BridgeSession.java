@@ -6,6 +6,7 @@ import io.switchboard.bridge.BridgeFrames.Dialect;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.gateway.CloseCode;
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Handshakes;
 import io.switchboard.gateway.Session;
 import io.switchboard.protocol.Addresses;
 import io.switchboard.protocol.Envelope;
@@ -59,6 +60,8 @@ final class BridgeSession {
   /** The principal of a backend's publish, as for {@code POST /api/publish}. */
 
   private static final Future<Void> DONE = Future.succeededFuture();
+  /** The failureType of the err frame that closes a socket that did not authenticate in time. */
+  static final String AUTH_TIMEOUT = "auth_timeout";
 
   /** Who sent a frame: a user (JWT), or a backend (API key with the publish scope) when {@code user} is null. */
   private record Caller(Principal user) {
@@ -87,8 +90,15 @@ final class BridgeSession {
   private Session session;
   private String boundUser;
   private boolean registered;
+  /** The socket's place among the node's unauthenticated connections, until its first valid credential. */
+  private final Handshakes.Ticket ticket;
 
-  BridgeSession(Gateway gateway, BridgeSocket socket, Context context, Dialect dialect) {
+  /**
+   * {@code ticket}: the socket's place in {@link Handshakes}, released here on the first frame
+   * with a valid credential or on close; if none comes within {@code limits.handshakeSeconds},
+   * the socket is closed (an err frame {@code 4401 auth_timeout}, then close).
+   */
+  BridgeSession(Gateway gateway, BridgeSocket socket, Context context, Dialect dialect, Handshakes.Ticket ticket) {
     this.gateway = gateway;
     this.socket = socket;
     this.context = context;
@@ -97,6 +107,9 @@ final class BridgeSession {
     this.limits = gateway.config().limits();
     EventLoop loop = ((io.vertx.core.internal.ContextInternal) context).nettyEventLoop();
     this.transport = new BridgeTransport(this, socket, dialect, loop);
+    this.ticket = ticket;
+    ticket.expireOn(loop, () -> onLoop(() -> close(CloseCode.UNAUTHORIZED, AUTH_TIMEOUT, "authentication timeout: no frame "
+      + "with a valid token or API key within " + gateway.config().limits().handshakeSeconds() + " s")));
     long idleMs = socket.idleTimeoutMs();
     long idleNanos = idleMs * 1_000_000L;
     // Until the socket has a session (whose ticker then watches it), its own idle check.
@@ -389,6 +402,7 @@ final class BridgeSession {
     if (token != null) {
       return principal(token).transform(ar -> {
         if (ar.succeeded()) {
+          ticket.release();
           return Future.succeededFuture(new Caller(ar.result()));
         }
         refuse(BridgeFrames.UNAUTHORIZED, ServiceException.from(ar.cause()).getMessage(), errAddress);
@@ -409,6 +423,7 @@ final class BridgeSession {
         refuse(BridgeFrames.ACCESS_DENIED, "this API key has no 'publish' scope", errAddress);
         return Future.succeededFuture(null);
       }
+      ticket.release();
       return Future.succeededFuture(new Caller(null));
     }
     refuse(BridgeFrames.UNAUTHORIZED,
@@ -537,6 +552,7 @@ final class BridgeSession {
   }
 
   private void stopTimers() {
+    ticket.release();
     if (idleTimer >= 0) {
       vertx.cancelTimer(idleTimer);
     }

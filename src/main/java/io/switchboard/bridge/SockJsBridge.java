@@ -1,7 +1,9 @@
 package io.switchboard.bridge;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.switchboard.gateway.CloseCode;
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Handshakes;
 import io.switchboard.http.HttpErrors;
 import io.switchboard.http.Origins;
 import io.switchboard.bridge.BridgeFrames.Dialect;
@@ -64,9 +66,15 @@ public final class SockJsBridge {
   }
 
   private void open(SockJSSocket sock) {
+    Handshakes.Ticket ticket = gateway.handshakes().admit(sock.remoteAddress().hostAddress());
+    if (ticket == null) {
+      // Over limits.unauthenticatedPerIp: the session is closed at once (SockJS's close frame).
+      sock.close(CloseCode.RATE_LIMITED.code(), "too many unauthenticated connections");
+      return;
+    }
     Context context = Vertx.currentContext() != null ? Vertx.currentContext() : gateway.vertx().getOrCreateContext();
     BridgeSession session = new BridgeSession(gateway, new Socket(sock, gateway.config().ws().idleTimeoutSeconds() * 1000L),
-      context, Dialect.SOCKJS);
+      context, Dialect.SOCKJS, ticket);
     sock.handler(session::receive);
     sock.closeHandler(v -> session.peerClosed());
     sock.exceptionHandler(t -> {

@@ -1,6 +1,8 @@
 package io.switchboard.bridge;
 
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Handshakes;
+import io.switchboard.protocol.ErrorCode;
 import io.switchboard.bridge.BridgeFrames.Dialect;
 import io.switchboard.http.Tls;
 import io.vertx.core.Future;
@@ -43,7 +45,15 @@ public final class TcpBridgeVerticle extends VerticleBase {
   }
 
   private void accept(NetSocket socket) {
-    BridgeSession session = new BridgeSession(gateway, new Socket(socket), context, Dialect.TCP);
+    Handshakes.Ticket ticket = gateway.handshakes().admit(socket.remoteAddress().hostAddress());
+    if (ticket == null) {
+      // Over limits.unauthenticatedPerIp: told why in one err frame, and closed at once.
+      LOG.debug("refusing a TCP bridge connection from {}: too many unauthenticated connections", socket.remoteAddress());
+      new Socket(socket).write(BridgeFrames.err(ErrorCode.RATE_LIMITED.status(), ErrorCode.RATE_LIMITED.code(),
+        "too many unauthenticated connections from this address", null)).onComplete(ar -> socket.close());
+      return;
+    }
+    BridgeSession session = new BridgeSession(gateway, new Socket(socket), context, Dialect.TCP, ticket);
     TcpFrameParser parser = new TcpFrameParser(gateway.config().limits().frameBytes(), session::receive, session::tooLarge);
     socket.handler(parser);
     socket.closeHandler(v -> {

@@ -145,7 +145,8 @@ public record SwitchboardConfig(
   public record Limits(int messageBytes, int frameBytes, int commandsPerSecond, int commandBurst,
                        int messagesPerSecond, int messageBurst, int topicsPerConnection,
                        int queueEvents, int queueBytes, int connectionsPerUser,
-                       int openConcurrency, int openQueueSeconds) {
+                       int openConcurrency, int openQueueSeconds, int handshakeSeconds,
+                       int unauthenticatedPerIp) {
   }
 
   /** Builds the records from a merged, type-checked JSON tree, checking ranges and element types. */
@@ -201,7 +202,9 @@ public record SwitchboardConfig(
         positive(limits, "limits.queueBytes", "queueBytes"),
         positive(limits, "limits.connectionsPerUser", "connectionsPerUser"),
         positive(limits, "limits.openConcurrency", "openConcurrency"),
-        positive(limits, "limits.openQueueSeconds", "openQueueSeconds")),
+        positive(limits, "limits.openQueueSeconds", "openQueueSeconds"),
+        positive(limits, "limits.handshakeSeconds", "handshakeSeconds"),
+        nonNegative(limits, "limits.unauthenticatedPerIp", "unauthenticatedPerIp")),
       webhooks(c.getJsonObject("webhooks")),
       positive(c.getJsonObject("shutdown"), "shutdown.drainSeconds", "drainSeconds"),
       new Tls(pem(http.getJsonObject("tls"), "http.tls"), pem(c.getJsonObject("bridge").getJsonObject("tls"), "bridge.tls")),

@@ -57,6 +57,7 @@ public final class Gateway {
   private final CommandClient commands;
   private final Dispatcher dispatcher;
   private final Admission admission;
+  private final Handshakes handshakes;
   private final Map<String, Route> routes = new ConcurrentHashMap<>();
   private final Map<EventLoop, Loop> loops = new ConcurrentHashMap<>();
   /** The loop each event shard's consumer (and so each route of the shard) runs on. */
@@ -78,6 +79,7 @@ public final class Gateway {
     this.dispatcher = new Dispatcher(this);
     var limits = node.config().limits();
     this.admission = new Admission(limits.openConcurrency(), limits.openQueueSeconds() * 1000L);
+    this.handshakes = new Handshakes(limits.handshakeSeconds(), limits.unauthenticatedPerIp());
     List<Loop> all = new ArrayList<>();
     for (io.netty.util.concurrent.EventExecutor executor : this.vertx.nettyEventLoopGroup()) {
       all.add(loop((EventLoop) executor));
@@ -111,6 +113,11 @@ public final class Gateway {
 
   Admission admission() {
     return admission;
+  }
+
+  /** The node's unauthenticated connections: their handshake timeout and their cap per IP. */
+  public Handshakes handshakes() {
+    return handshakes;
   }
 
   /** The rooms and topics a stream asked for at connect time, each granted or refused on its own. */

@@ -13,6 +13,11 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.switchboard.gateway.Handshakes;
+import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.net.impl.ConnectionBase;
@@ -31,6 +36,12 @@ import java.util.concurrent.TimeUnit;
  *   connection opening or of the request's first byte, else 408 (JSON) and close;</li>
  *   <li>a connection with no request in progress is closed after {@code http.idleTimeoutSeconds}
  *   without a byte from the client, and so is a request whose body stops arriving (408);</li>
+ *   <li>a new connection is unauthenticated until its first request's headers are complete: it
+ *   holds a place in the node's {@link Handshakes} (at most {@code limits.unauthenticatedPerIp}
+ *   per remote address, past which its first request, or its silence for a second, is answered
+ *   429 and the connection closed), and it is closed after {@code limits.handshakeSeconds}
+ *   without a complete request (408 when some bytes came) when that is sooner than the header
+ *   timeout;</li>
  *   <li>nothing is timed while the server is answering: SSE, long-poll and SockJS streams are
  *   answers in progress, kept alive (and checked) by their own heartbeats, and an upgraded
  *   WebSocket has its own ping and idle rules.</li>
@@ -48,10 +59,12 @@ final class ConnectionGuard {
 
   private final long headerNanos;
   private final long idleNanos;
+  private final Handshakes handshakes;
 
-  ConnectionGuard(int headerTimeoutSeconds, int idleTimeoutSeconds) {
+  ConnectionGuard(int headerTimeoutSeconds, int idleTimeoutSeconds, Handshakes handshakes) {
     this.headerNanos = TimeUnit.SECONDS.toNanos(headerTimeoutSeconds);
     this.idleNanos = TimeUnit.SECONDS.toNanos(idleTimeoutSeconds);
+    this.handshakes = handshakes;
   }
 
   /** The server's connection handler: starts watching a new HTTP/1.x connection. */
@@ -67,8 +80,29 @@ final class ConnectionGuard {
     Watch watch = new Watch();
     pipeline.addFirst(BYTES, watch.bytes);
     pipeline.addAfter("httpEncoder", MESSAGES, watch.messages);
-    watch.opened(pipeline.firstContext());
+    watch.opened(pipeline.firstContext(), handshakes.admit(channel.remoteAddress()));
   }
+
+  /**
+   * Whether a request presents a credential (a token or an API key, as the routes read them):
+   * such a request is not refused for the cap on unauthenticated connections; its route checks it.
+   */
+  static boolean carriesCredential(HttpRequest request) {
+    var headers = request.headers();
+    if (notBlank(headers.get("Authorization")) || notBlank(headers.get("X-Auth-Token"))
+      || notBlank(headers.get("X-API-Key"))) {
+      return true;
+    }
+    var params = new QueryStringDecoder(request.uri()).parameters();
+    return params.containsKey("token") || params.containsKey("apiKey");
+  }
+
+  private static boolean notBlank(String s) {
+    return s != null && !s.isBlank();
+  }
+
+  /** How long a connection over the cap may stay silent before it is answered 429 anyway. */
+  static final long REFUSED_GRACE_MS = 1000;
 
   /** The state of one connection. */
   private final class Watch {
@@ -85,6 +119,9 @@ final class ConnectionGuard {
       @Override
       public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         cancel();
+        if (ticket != null) {
+          ticket.release();
+        }
         super.channelInactive(ctx);
       }
     };
@@ -92,7 +129,22 @@ final class ConnectionGuard {
     final ChannelDuplexHandler messages = new ChannelDuplexHandler() {
       @Override
       public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (refused && msg instanceof HttpRequest request && carriesCredential(request)) {
+          // Over the cap, but authenticating (to be checked by its route): never counted.
+          refused = false;
+        }
+        if (refused) {
+          // Over the cap: the first request is answered 429 and nothing reaches the server.
+          ReferenceCountUtil.release(msg);
+          if (msg instanceof HttpRequest) {
+            refuse();
+          }
+          return;
+        }
         if (msg instanceof HttpRequest) {
+          if (ticket != null) {
+            ticket.release();
+          }
           requestHeaders();
         }
         if (msg instanceof LastHttpContent) {
@@ -121,6 +173,10 @@ final class ConnectionGuard {
 
     /** The head of the pipeline: what is written here goes to the socket as it is. */
     private ChannelHandlerContext head;
+    /** The connection's place among the unauthenticated ones, until its first request; null when refused. */
+    private Handshakes.Ticket ticket;
+    private boolean refused;
+    private boolean answered;
     private ScheduledFuture<?> timer;
     /** Requests whose headers arrived and whose response has not ended. */
     private int inFlight;
@@ -133,11 +189,26 @@ final class ConnectionGuard {
     private long lastRead = System.nanoTime();
     private long idleSince = System.nanoTime();
 
-    void opened(ChannelHandlerContext head) {
+    void opened(ChannelHandlerContext head, Handshakes.Ticket ticket) {
       this.head = head;
-      // A new connection exists to send a request: its headers are timed from now.
+      this.ticket = ticket;
       requestBegan = System.nanoTime();
       schedule(headerNanos);
+      if (ticket == null) {
+        refused = true;
+        head.executor().schedule(() -> {
+          if (refused && !requestHasBytes) {
+            refuse();
+          }
+        }, REFUSED_GRACE_MS, TimeUnit.MILLISECONDS);
+        return;
+      }
+      ticket.expireOn(head.executor(), () -> {
+        if (head.channel().isActive() && inFlight == 0 && requestBegan >= 0) {
+          expire(requestHasBytes, "no complete request within the handshake timeout");
+        }
+      });
+      // A new connection exists to send a request: its headers are timed from now (above).
     }
 
     void bytesRead() {
@@ -214,8 +285,35 @@ final class ConnectionGuard {
       // Otherwise the server is answering: a stream lives by its heartbeats, not by this.
     }
 
+    /** Over the cap: 429 with {@code Retry-After}, then close (once). */
+    private void refuse() {
+      if (answered || !head.channel().isActive()) {
+        return;
+      }
+      answered = true;
+      LOG.debug("refusing an HTTP connection from {}: too many unauthenticated connections", head.channel().remoteAddress());
+      if (head.pipeline().get(SslHandler.class) != null) {
+        // What is written at the head would bypass TLS: the client sees the close only.
+        head.close();
+        return;
+      }
+      byte[] body = HttpErrors.json(new ServiceException(ErrorCode.RATE_LIMITED,
+        "too many unauthenticated connections from this address")).getBytes(StandardCharsets.UTF_8);
+      String headers = "HTTP/1.1 429 Too Many Requests\r\n"
+        + "Content-Type: application/json; charset=utf-8\r\n"
+        + "Content-Length: " + body.length + "\r\n"
+        + "Retry-After: " + Handshakes.RETRY_AFTER_SECONDS + "\r\n"
+        + "Connection: close\r\n\r\n";
+      head.writeAndFlush(Unpooled.wrappedBuffer(headers.getBytes(StandardCharsets.US_ASCII), body))
+        .addListener(ChannelFutureListener.CLOSE);
+    }
+
     /** Ends the connection, with a 408 when the client is owed an answer and none has begun. */
     private void expire(boolean answer, String why) {
+      if (answered) {
+        return;
+      }
+      answered = true;
       LOG.debug("closing an HTTP connection from {}: {}", head.channel().remoteAddress(), why);
       if (!answer) {
         head.close();

@@ -65,7 +65,8 @@ public final class HttpVerticle extends VerticleBase {
       // once its first request has been read, so a client trickling headers could never be
       // timed (ConnectionGuard). Every transport here is HTTP/1.1; HTTP/2 belongs to a TLS proxy.
       .setHttp2ClearTextEnabled(false);
-    ConnectionGuard guard = new ConnectionGuard(http.headerTimeoutSeconds(), http.idleTimeoutSeconds());
+    ConnectionGuard guard = new ConnectionGuard(http.headerTimeoutSeconds(), http.idleTimeoutSeconds(),
+      gateway.handshakes());
     server = vertx.createHttpServer(Tls.apply(options, node.config().tls().http()))
       .connectionHandler(guard::watch)
       .invalidRequestHandler(HttpErrors::invalidRequest)

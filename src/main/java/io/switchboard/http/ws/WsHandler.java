@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.switchboard.auth.Principal;
 import io.switchboard.gateway.CloseCode;
 import io.switchboard.gateway.Gateway;
+import io.switchboard.gateway.Handshakes;
 import io.switchboard.gateway.Session;
 import io.switchboard.http.ChannelOut;
 import io.switchboard.http.HttpErrors;
@@ -15,7 +16,9 @@ import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.Fields;
 import io.switchboard.protocol.ServiceException;
 import io.switchboard.protocol.Types;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.ServerWebSocket;
@@ -33,8 +36,8 @@ import java.util.List;
  */
 public final class WsHandler implements Handler<RoutingContext> {
 
-  /** How long an unauthenticated socket may wait for its {@code auth} envelope. */
-  static final long AUTH_TIMEOUT_MS = 10_000;
+  /** The reason of the close (4401) of a socket that did not authenticate in time. */
+  static final String AUTH_TIMEOUT = "authentication timeout";
 
   private final Gateway gateway;
   private final Origins origins;
@@ -58,7 +61,24 @@ public final class WsHandler implements Handler<RoutingContext> {
     String token = RestApi.token(request);
     String cursor = request.getParam("lastEventId") != null ? request.getParam("lastEventId") : request.getParam("cursor");
     Channel channel = ChannelOut.channel(request);
-    request.toWebSocket().onSuccess(ws -> {
+    // Without a token the socket is unauthenticated until its auth envelope: it holds a place in
+    // the node's count per address (over the cap: 429, never upgraded) and is timed.
+    Handshakes.Ticket ticket = null;
+    if (token == null && originOk) {
+      ticket = gateway.handshakes().admit(channel.remoteAddress());
+      if (ticket == null) {
+        ctx.response().putHeader("Retry-After", String.valueOf(Handshakes.RETRY_AFTER_SECONDS));
+        HttpErrors.send(ctx.response(), 429, new ServiceException(ErrorCode.RATE_LIMITED,
+          "too many unauthenticated connections from this address"));
+        return;
+      }
+    }
+    Handshakes.Ticket held = ticket;
+    request.toWebSocket().onFailure(t -> {
+      if (held != null) {
+        held.release();
+      }
+    }).onSuccess(ws -> {
       // Nothing is read until the stream is open: connected is the first event of every stream,
       // and a command sent meanwhile is answered after it instead of before it (or not at all).
       ws.pause();
@@ -75,34 +95,41 @@ public final class WsHandler implements Handler<RoutingContext> {
           }
         });
       } else {
-        awaitAuth(ws, channel, cursor);
+        awaitAuth(ws, channel, cursor, held);
       }
     });
   }
 
   /** No token with the upgrade: the first envelope must be {@code auth {token}}. */
-  private void awaitAuth(ServerWebSocket ws, Channel channel, String cursor) {
-    long timer = gateway.vertx().setTimer(AUTH_TIMEOUT_MS, id -> refuse(ws,
-      new ServiceException(ErrorCode.UNAUTHORIZED, "no auth envelope"), null));
-    ws.closeHandler(v -> gateway.vertx().cancelTimer(timer));
+  private void awaitAuth(ServerWebSocket ws, Channel channel, String cursor, Handshakes.Ticket ticket) {
+    Context context = Vertx.currentContext();
+    // limits.handshakeSeconds from the upgrade to a verified token, else auth_error and 4401.
+    ticket.expireOn(channel.eventLoop(), () -> context.runOnContext(v -> refuse(ws,
+      new ServiceException(ErrorCode.UNAUTHORIZED, AUTH_TIMEOUT), null, AUTH_TIMEOUT)));
+    ws.closeHandler(v -> ticket.release());
     ws.textMessageHandler(text -> {
       // Hold what the client sends after its auth until the session's handlers are in place.
       ws.pause();
       ws.textMessageHandler(null);
-      gateway.vertx().cancelTimer(timer);
       Envelope env;
       try {
         env = Envelope.parse(text);
       } catch (ServiceException e) {
+        ticket.release();
         refuse(ws, new ServiceException(ErrorCode.UNAUTHORIZED, "the first envelope must be auth"), null);
         return;
       }
       Object tokenValue = env.payload().getValue("token");
       if (!Types.AUTH.equals(env.type()) || !(tokenValue instanceof String t)) {
+        ticket.release();
         refuse(ws, new ServiceException(ErrorCode.UNAUTHORIZED, "the first envelope must be auth {token}"), env.requestId());
         return;
       }
       gateway.node().authenticator().authenticate(t).onComplete(ar -> {
+        if (!ticket.release()) {
+          // Timed out (and refused) or closed while the token was checked.
+          return;
+        }
         if (ar.succeeded()) {
           ws.writeTextMessage(new Envelope(Types.AUTH_SUCCESS, new JsonObject().put("userId", ar.result().userId()),
             env.requestId(), Envelope.now()).toJson().encode());
@@ -198,10 +225,14 @@ public final class WsHandler implements Handler<RoutingContext> {
   }
 
   private static void refuse(ServerWebSocket ws, ServiceException e, String requestId) {
+    refuse(ws, e, requestId, "unauthorized");
+  }
+
+  private static void refuse(ServerWebSocket ws, ServiceException e, String requestId, String reason) {
     if (ws.isClosed()) {
       return;
     }
     ws.writeTextMessage(new Envelope(Types.AUTH_ERROR, e.toJson(), requestId, Envelope.now()).toJson().encode())
-      .eventually(() -> ws.close((short) CloseCode.UNAUTHORIZED.code(), "unauthorized"));
+      .eventually(() -> ws.close((short) CloseCode.UNAUTHORIZED.code(), reason));
   }
 }
