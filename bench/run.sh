@@ -162,7 +162,8 @@ cat > "$WORK/switchboard.json" <<EOF
   "data": {"dir": "$WORK/sb-data"},
   "cluster": {"name": "sb-bench-$$-$RANDOM", "port": $CPORT, "members": ["127.0.0.1:$CPORT", "127.0.0.1:$((CPORT + 1))", "127.0.0.1:$((CPORT + 2))"]},
   "auth": {"jwtSecret": "$SECRET"},
-  "limits": {"messagesPerSecond": 1000000, "messageBurst": 1000000, "commandsPerSecond": 1000000, "commandBurst": 1000000}
+  "limits": {"messagesPerSecond": 1000000, "messageBurst": 1000000, "commandsPerSecond": 1000000, "commandBurst": 1000000,
+             "unauthenticatedPerIp": 0}
 }
 EOF
 # shellcheck disable=SC2086
