@@ -268,7 +268,7 @@ class UnauthenticatedConnectionsTest {
   void configuration() {
     SwitchboardConfig defaults = ConfigLoader.fromOverrides(new JsonObject());
     assertThat(defaults.limits().handshakeSeconds()).isEqualTo(10);
-    assertThat(defaults.limits().unauthenticatedPerIp()).isEqualTo(256);
+    assertThat(defaults.limits().unauthenticatedPerIp()).as("off by default").isZero();
     assertThat(ConfigLoader.fromOverrides(limits("unauthenticatedPerIp", 0)).limits().unauthenticatedPerIp()).isZero();
 
     for (Object bad : List.of("10", 0, -1, 1.5, true)) {
