@@ -49,9 +49,16 @@ final class ChatPage {
 
   /** Clicks the conversation named {@code name} in the list. */
   void open(String name) {
-    browser.await("conversation " + name + " in the list", d -> d.findElements(By.cssSelector("#conversations button"))
-      .stream().filter(b -> b.findElement(By.className("name")).getText().contains(name)).findFirst().orElse(null))
-      .click();
+    // Found and clicked in one try: the list may re-render between the two (then it tries again).
+    browser.await("conversation " + name + " in the list", d -> {
+      WebElement button = d.findElements(By.cssSelector("#conversations button"))
+        .stream().filter(b -> b.findElement(By.className("name")).getText().contains(name)).findFirst().orElse(null);
+      if (button == null) {
+        return null;
+      }
+      button.click();
+      return true;
+    });
     browser.awaitJs("conversation " + name + " is open", "return document.getElementById('room-name').textContent === arguments[0]", name);
   }
 

@@ -103,6 +103,8 @@ final class Chromium implements AutoCloseable {
   <T> T await(String what, Function<ChromeDriver, T> condition) {
     return new WebDriverWait(driver, WAIT, Duration.ofMillis(100))
       .withMessage(() -> what + "\n" + consoleLog())
+      // The page re-renders lists as events arrive: an element found a moment ago may be gone.
+      .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
       .until(d -> condition.apply((ChromeDriver) d));
   }
 
