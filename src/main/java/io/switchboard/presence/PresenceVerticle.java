@@ -790,7 +790,9 @@ public final class PresenceVerticle extends ServiceVerticle {
       List<String> arriving = part.stream().filter(c -> c.online() && !c.status()).map(Change::userId).distinct().toList();
       Future<Map<String, PresenceStore.Status>> chosen = arriving.isEmpty()
         ? Future.succeededFuture(Map.of())
-        : PresenceStore.statuses(node.pool(), arriving).otherwise(Map.of());
+        : PresenceStore.statuses(node.pool(), arriving).onFailure(t -> LOG.warn(
+          "presence cannot read the chosen status of {} arriving user(s) ({}); they are announced to services only",
+          arriving.size(), t.toString()));
       Future<Map<String, List<String>>> conversations = PresenceStore.conversations(node.pool(), ids)
         .map(convs -> {
           if (readFailing) {
@@ -808,25 +810,33 @@ public final class PresenceVerticle extends ServiceVerticle {
         });
       sent.add(Future.join(conversations, chosen).otherwiseEmpty().map(v -> {
         publishAnnouncements(part, conversations.result() == null ? Map.of() : conversations.result(),
-          chosen.result() == null ? Map.of() : chosen.result());
+          chosen.succeeded() ? chosen.result() : null);
         return null;
       }));
     }
     return Future.join(sent).mapEmpty();
   }
 
+  /**
+   * Publishes a batch's announcements. {@code chosen} is null when the arriving users' chosen
+   * statuses could not be read: one of them this node knows no status of might be invisible, so
+   * it is announced to services only (no conversation, so no client), never shown online by
+   * mistake.
+   */
   private void publishAnnouncements(List<Change> part, Map<String, List<String>> convs,
                                     Map<String, PresenceStore.Status> chosen) {
     JsonArray changes = new JsonArray();
     int ids = 0;
     for (Change c : part) {
-      List<String> conversationIds = convs.getOrDefault(c.userId(), List.of());
+      boolean unknown = chosen == null && c.online() && !c.status() && !statuses.containsKey(c.userId());
+      List<String> conversationIds = unknown ? List.of() : convs.getOrDefault(c.userId(), List.of());
       if (!changes.isEmpty() && ids + conversationIds.size() > IDS_PER_MESSAGE) {
         publishAnnouncement(changes);
         changes = new JsonArray();
         ids = 0;
       }
-      changes.add(announcement(c, chosen.get(c.userId())).put("conversationIds", new JsonArray(conversationIds)));
+      changes.add(announcement(c, chosen == null ? null : chosen.get(c.userId()))
+        .put("conversationIds", new JsonArray(conversationIds)));
       ids += conversationIds.size();
     }
     publishAnnouncement(changes);

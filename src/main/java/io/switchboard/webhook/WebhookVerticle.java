@@ -299,7 +299,8 @@ public final class WebhookVerticle extends ServiceVerticle {
           vertx.runOnContext(v -> unseen());
         }
       })
-      .onFailure(t -> LOG.debug("message_unseen checks failed: {}", t.toString()));
+      // Retried at the next poll; said, since a lasting failure means no push notification goes out.
+      .onFailure(t -> LOG.warn("message_unseen checks failed (retried at the next poll): {}", t.toString()));
   }
 
   // ---- meters ----
