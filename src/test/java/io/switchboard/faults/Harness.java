@@ -42,9 +42,13 @@ final class Harness implements AutoCloseable {
   /** The HS256 secret of the nodes; tokens are minted here, no node is asked for them. */
   static final String SECRET = "switchboard-faults-secret-0123456789-abcdefghijklmnop";
 
+  /** The nodes' server-to-server key (SPEC §9 {@code auth.apiKeys}), scope {@code publish}. */
+  static final String API_KEY = "faults-publish-key";
+
   /** What the nodes of every scenario run with, on top of the defaults (SPEC §9 keys). */
   static final Map<String, String> BASE_ENV = Map.ofEntries(
     Map.entry("SWITCHBOARD_AUTH_JWTSECRET", SECRET),
+    Map.entry("SWITCHBOARD_AUTH_APIKEYS", "[{\"key\":\"" + API_KEY + "\",\"scopes\":[\"publish\"]}]"),
     // Faster failure detection than the default 15 s: Hazelcast drops a member silent for
     // nodeTimeoutSeconds - 3 s. Not less: on a starved machine live members miss 3 s of heartbeats.
     Map.entry("SWITCHBOARD_PRESENCE_NODETIMEOUTSECONDS", "10"),
@@ -155,6 +159,31 @@ final class Harness implements AutoCloseable {
   static String token(String userId) {
     return Jwts.hs256(new JsonObject().put("sub", userId).put("name", userId).put("exp", Jwts.now() + 4 * 3600),
       SECRET);
+  }
+
+  /**
+   * Starts the nodes {@code which} again all at once (after they were killed together) and
+   * waits until each serves in a cluster of all.
+   */
+  void restartTogether(List<Integer> which) {
+    which.forEach(i -> nodes.get(i).start());
+    which.forEach(this::awaitStarted);
+  }
+
+  /** A backend push ({@code POST /api/publish}, SPEC §6) through node {@code node} with {@link #API_KEY}. */
+  Future<Reply> publish(int node, JsonObject body, long timeoutMs) {
+    NodeProcess n = nodes.get(node);
+    RequestOptions o = new RequestOptions()
+      .setMethod(HttpMethod.POST)
+      .setHost(n.host())
+      .setPort(n.httpPort())
+      .setURI("/api/publish")
+      .setTimeout(timeoutMs)
+      .putHeader("X-API-Key", API_KEY)
+      .putHeader("Content-Type", "application/json");
+    return rest.request(o)
+      .compose(req -> req.send(body.toBuffer()))
+      .compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(), b, resp.getHeader("Retry-After"))));
   }
 
   /** Starts node {@code i} again (after a kill or a stop) and waits until it serves in a cluster of all. */

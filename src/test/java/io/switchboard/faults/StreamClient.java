@@ -60,6 +60,11 @@ abstract class StreamClient {
   private volatile boolean liveNow;
   private volatile int nodeNow = -1;
   private volatile long connectedAt = -1;
+  /** The {@code id}s of the {@link #PROBE} pushes received, by any stream of this client. */
+  final java.util.Set<String> probes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** The event name of the pushes a scenario sends through {@code POST /api/publish} to test an address. */
+  static final String PROBE = "faults_probe";
 
   StreamClient(int index, String userId, List<String> conversations, int home, Harness harness,
                DeliveryChecker checker, Population population) {
@@ -212,13 +217,18 @@ abstract class StreamClient {
     reconnectTimer = harness.vertx().setTimer(Math.max(1, loss.delayMs()), id -> connect(next));
   }
 
-  /** Another node than the one that failed, spread by client and by failures in a row. */
+  /**
+   * Another node than the one that failed: after losing a live stream, one spread by client;
+   * after a failed open, the next node in turn, so that a client whose first choices are all
+   * down walks through every node (with two of three down it would otherwise go back and forth
+   * between the two dead ones).
+   */
   private int nextNode() {
     int n = harness.size();
     if (pinned || n == 1) {
       return pinned ? home : node;
     }
-    int step = 1 + Math.floorMod(index + failures, n - 1);
+    int step = failures == 0 ? 1 + Math.floorMod(index, n - 1) : 1;
     return (node + step) % n;
   }
 
@@ -278,6 +288,12 @@ abstract class StreamClient {
       case "reconnect" -> {
         checker.count("reconnect events");
         onLost(g, new Loss("reconnect event", jitter(250)));
+      }
+      case PROBE -> {
+        JsonObject data = payload == null ? null : payload.getJsonObject("data");
+        if (data != null && data.getString("id") != null) {
+          probes.add(data.getString("id"));
+        }
       }
       default -> {
         if (DURABLE.contains(type) && payload != null && payload.getString("conversationId") != null) {
