@@ -79,7 +79,7 @@ public final class Netns implements AutoCloseable {
     }
   }
 
-  /** A /24 of 10.213.0.0/16 with no route in this namespace yet (7 first). */
+  /** A /24 of 10.213.0.0/16 with no route in this namespace yet. */
   private static String freeSubnet() {
     String routes;
     try {
@@ -87,8 +87,10 @@ public final class Netns implements AutoCloseable {
     } catch (IllegalStateException e) {
       throw new Unavailable("cannot read routes: " + e.getMessage());
     }
+    // Spread by PID, so that two test JVMs starting at once are unlikely to try the same one.
+    int first = 7 + (int) (ProcessHandle.current().pid() % 240);
     for (int k = 0; k < 250; k++) {
-      int third = (7 + k) % 250;
+      int third = (first + k) % 250;
       String prefix = "10.213." + third + ".";
       if (!routes.contains(prefix)) {
         return prefix;
