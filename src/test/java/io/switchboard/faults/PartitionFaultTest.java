@@ -66,6 +66,12 @@ class PartitionFaultTest extends FaultScenario {
       stage(3, Map.of(), Population.Plan.spread(3), false, Duration.ofSeconds(60), netns);
       checker.onDelivery(d -> deliveries.add(new Seen(d, population.clients.get(d.client()).liveNode())));
       note("nodes in namespaces of %s; PostgreSQL on %s", netns, netns.hostAddress());
+      // 'ip netns exec' execs: the PID the harness signals is the node's JVM, not a wrapper.
+      List<String> commands = new ArrayList<>();
+      for (int i = 0; i < harness.size(); i++) {
+        commands.add(ProcessHandle.of(harness.node(i).pid()).flatMap(h -> h.info().command()).orElse("?"));
+      }
+      check(commands.stream().allMatch(c -> c.endsWith("/java")), "each node's PID is its JVM's own (%s)", commands);
       String run = population.run;
       String goneA = "pga-" + run;
       String goneC = "pgc-" + run;
