@@ -224,8 +224,23 @@ final class DeliveryChecker {
     return out;
   }
 
+  /** One item a client got on a stream, as told to a {@link #onDelivery} listener; {@code at} in checker time. */
+  record Delivery(int client, String conversationId, long seq, String messageId, long at) {
+  }
+
+  private volatile java.util.function.Consumer<Delivery> deliveryListener;
+
+  /** Tells {@code listener} of every item on every client's streams (a scenario's own figures). */
+  void onDelivery(java.util.function.Consumer<Delivery> listener) {
+    deliveryListener = listener;
+  }
+
   /** An item on one of a client's streams (live or replayed). */
   void streamDelivery(int client, String conv, long seq, String messageId, String where) {
+    java.util.function.Consumer<Delivery> listener = deliveryListener;
+    if (listener != null) {
+      listener.accept(new Delivery(client, conv, seq, messageId, now()));
+    }
     count("deliveries");
     Track t = tracks.get(client);
     synchronized (t) {

@@ -1,6 +1,7 @@
 package io.switchboard.faults;
 
 import io.switchboard.faults.DeliveryChecker.History;
+import io.switchboard.testing.Netns;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -36,7 +37,13 @@ abstract class FaultScenario {
    * every stream (pinned clients stay on their home node) and waits for all of them.
    */
   protected void stage(int nodes, Map<String, String> env, Population.Plan plan, boolean pinned, Duration connect) {
-    prepare(nodes, env, plan);
+    stage(nodes, env, plan, pinned, connect, null);
+  }
+
+  /** {@link #stage(int, Map, Population.Plan, boolean, Duration)} with each node in a namespace of {@code netns}. */
+  protected void stage(int nodes, Map<String, String> env, Population.Plan plan, boolean pinned, Duration connect,
+                       Netns netns) {
+    prepare(nodes, env, plan, netns);
     checker.mark("connecting");
     population.connectAll(pinned);
     population.awaitAllLive(connect);
@@ -46,7 +53,12 @@ abstract class FaultScenario {
 
   /** Starts the cluster and creates the users and groups; nobody connected yet. */
   protected void prepare(int nodes, Map<String, String> env, Population.Plan plan) {
-    harness = Harness.start(nodes, env);
+    prepare(nodes, env, plan, null);
+  }
+
+  /** {@link #prepare(int, Map, Population.Plan)} with each node in a namespace of {@code netns} (owned by the harness). */
+  protected void prepare(int nodes, Map<String, String> env, Population.Plan plan, Netns netns) {
+    harness = Harness.start(nodes, env, netns);
     checker = new DeliveryChecker();
     population = Population.create(harness, checker, plan);
   }
@@ -187,7 +199,7 @@ abstract class FaultScenario {
   }
 
   /** Every group's committed items, read over REST from a serving node as the groups' owner. */
-  private Map<String, TreeMap<Long, History>> readHistory() {
+  protected Map<String, TreeMap<Long, History>> readHistory() {
     String token = population.senders.get(0).token;
     Map<String, TreeMap<Long, History>> out = new LinkedHashMap<>();
     for (String conv : population.groups) {

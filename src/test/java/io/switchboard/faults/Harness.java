@@ -1,6 +1,7 @@
 package io.switchboard.faults;
 
 import io.switchboard.testing.Jwts;
+import io.switchboard.testing.Netns;
 import io.switchboard.testing.NodeProcess;
 import io.switchboard.testing.RestartablePostgres;
 import io.switchboard.testing.TestNodes;
@@ -15,6 +16,7 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
@@ -66,13 +68,15 @@ final class Harness implements AutoCloseable {
   private final RestartablePostgres pg;
   private final List<NodeProcess> nodes;
   private final Path dataDir;
+  private final Netns netns;
   private final Vertx vertx;
   private final HttpClient rest;
   private final HttpClient sse;
   private final WebSocketClient ws;
   private final List<String> incidents = java.util.Collections.synchronizedList(new ArrayList<>());
 
-  private Harness(RestartablePostgres pg, List<NodeProcess> nodes, Path dataDir) {
+  private Harness(RestartablePostgres pg, List<NodeProcess> nodes, Path dataDir, Netns netns) {
+    this.netns = netns;
     this.pg = pg;
     this.nodes = nodes;
     this.dataDir = dataDir;
@@ -91,43 +95,77 @@ final class Harness implements AutoCloseable {
    * {@code extraEnv}, and waits until every node serves and sees all the others.
    */
   static Harness start(int count, Map<String, String> extraEnv) {
-    RestartablePostgres pg = RestartablePostgres.start();
+    return start(count, extraEnv, null);
+  }
+
+  /**
+   * {@link #start(int, Map)} with node {@code i} in namespace {@code i} of {@code netns} (when
+   * not null): it runs under {@code ip netns exec}, binds HTTP, Hazelcast and the event bus on its
+   * namespace address, lists the members' addresses, and reaches PostgreSQL (which also listens on
+   * the bridge) through the bridge. The harness owns {@code netns} and deletes it on close.
+   */
+  static Harness start(int count, Map<String, String> extraEnv, Netns netns) {
+    RestartablePostgres pg;
+    try {
+      pg = netns == null ? RestartablePostgres.start() : RestartablePostgres.start(netns.hostAddress(), netns.cidr());
+    } catch (RuntimeException e) {
+      if (netns != null) {
+        netns.close();
+      }
+      throw e;
+    }
     List<NodeProcess> nodes = new ArrayList<>();
     Harness h = null;
     try {
       Path dataDir = Files.createTempDirectory("sb-faults-data");
       TestNodes.TestCluster cluster = TestNodes.TestCluster.create();
       List<String> jvm = Arrays.stream(Knobs.nodeJvmArgs().trim().split("\\s+")).filter(s -> !s.isEmpty()).toList();
+      JsonArray members = new JsonArray();
+      if (netns != null) {
+        for (int i = 0; i < count; i++) {
+          members.add(netns.address(i));
+        }
+      }
       for (int i = 0; i < count; i++) {
         int port = TestNodes.freePort();
+        String host = netns == null ? "127.0.0.1" : netns.address(i);
         JsonObject extra = new JsonObject()
-          .put("SWITCHBOARD_DB_URL", pg.url())
+          .put("SWITCHBOARD_DB_URL", netns == null ? pg.url() : pg.url(netns.hostAddress()))
           .put("SWITCHBOARD_DATA_DIR", dataDir.resolve("node-" + i).toString());
+        if (netns != null) {
+          extra.put("SWITCHBOARD_HTTP_HOST", host)
+            .put("SWITCHBOARD_CLUSTER_HOST", host)
+            .put("SWITCHBOARD_CLUSTER_MEMBERS", members.encode());
+        }
         BASE_ENV.forEach(extra::put);
         extraEnv.forEach(extra::put);
-        nodes.add(new NodeProcess("node-" + i, "127.0.0.1", port, cluster.childEnv(port, extra), jvm, List.of()));
+        nodes.add(new NodeProcess("node-" + i, host, port, cluster.childEnv(port, extra), jvm,
+          netns == null ? List.of() : netns.launcher(i)));
       }
-      h = new Harness(pg, nodes, dataDir);
+      h = new Harness(pg, nodes, dataDir, netns);
       nodes.forEach(NodeProcess::start);
       for (int i = 0; i < count; i++) {
         h.awaitStarted(i);
       }
       return h;
     } catch (IOException e) {
-      closeQuietly(h, pg, nodes);
+      closeQuietly(h, pg, nodes, netns);
       throw new UncheckedIOException(e);
     } catch (RuntimeException | AssertionError e) {
-      closeQuietly(h, pg, nodes);
+      closeQuietly(h, pg, nodes, netns);
       throw e;
     }
   }
 
-  private static void closeQuietly(Harness h, RestartablePostgres pg, List<NodeProcess> nodes) {
+  private static void closeQuietly(Harness h, RestartablePostgres pg, List<NodeProcess> nodes, Netns netns) {
     if (h != null) {
       h.close();
     } else {
       nodes.forEach(NodeProcess::close);
       pg.close();
+      if (netns != null) {
+        netns.close();
+      }
     }
   }
 
@@ -145,6 +183,11 @@ final class Harness implements AutoCloseable {
 
   RestartablePostgres postgres() {
     return pg;
+  }
+
+  /** The nodes' network namespaces, or null when they run in the test's own. */
+  Netns netns() {
+    return netns;
   }
 
   int size() {
@@ -305,6 +348,9 @@ final class Harness implements AutoCloseable {
       // the client side is going away with the JVM anyway
     }
     pg.close();
+    if (netns != null) {
+      netns.close();
+    }
     try (var files = Files.walk(dataDir)) {
       files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException | UncheckedIOException e) {

@@ -80,6 +80,11 @@ final class Knobs {
     return integer("faults.outageSeconds", 10);
   }
 
+  /** How long the partition of issue 13's scenario 1 lasts (the issue's run: 60). */
+  static int partitionSeconds() {
+    return integer("faults.partitionSeconds", 30);
+  }
+
   /** Clients of the storm (scenario 5). */
   static int stormClients() {
     return integer("faults.storm.clients", 3000);

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -18,19 +19,51 @@ public final class RestartablePostgres implements AutoCloseable {
 
   private final Path dataDir;
   private final int port;
+  private final Consumer<EmbeddedPostgres.Builder> settings;
   private EmbeddedPostgres pg;
 
-  private RestartablePostgres(Path dataDir, EmbeddedPostgres pg) {
+  private RestartablePostgres(Path dataDir, EmbeddedPostgres pg, Consumer<EmbeddedPostgres.Builder> settings) {
     this.dataDir = dataDir;
     this.pg = pg;
     this.port = pg.getPort();
+    this.settings = settings;
   }
 
   /** Starts a fresh database on a free port. */
   public static RestartablePostgres start() {
     try {
       Path dir = Files.createTempDirectory("sb-faults-pg");
-      return new RestartablePostgres(dir, TestDb.start(dir, 0));
+      return new RestartablePostgres(dir, TestDb.start(dir, 0), b -> { });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Starts a fresh database on a free port that also listens on {@code host} (an address of this
+   * machine, such as a bridge's) and lets clients of {@code cidr} in without a password, as it
+   * does those of 127.0.0.1; restarts keep both.
+   */
+  public static RestartablePostgres start(String host, String cidr) {
+    Consumer<EmbeddedPostgres.Builder> settings = b -> b
+      .setServerConfig("listen_addresses", "127.0.0.1," + host)
+      .setDataDirectoryCustomizer(dir -> allow(dir.toPath().resolve("pg_hba.conf"), cidr));
+    try {
+      Path dir = Files.createTempDirectory("sb-faults-pg");
+      return new RestartablePostgres(dir, TestDb.start(dir, 0, settings), settings);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Adds a trust line for {@code cidr} to pg_hba.conf, once. */
+  private static void allow(Path hba, String cidr) {
+    String line = "host all all " + cidr + " trust";
+    try {
+      String now = Files.readString(hba);
+      if (!now.contains(line)) {
+        Files.writeString(hba, now + (now.endsWith("\n") ? "" : "\n") + line + "\n");
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -38,7 +71,12 @@ public final class RestartablePostgres implements AutoCloseable {
 
   /** The pg-client URL; it stays the same across restarts. */
   public String url() {
-    return "postgresql://postgres@127.0.0.1:" + port + "/postgres";
+    return url("127.0.0.1");
+  }
+
+  /** The pg-client URL through {@code host}, one of the addresses it listens on. */
+  public String url(String host) {
+    return "postgresql://postgres@" + host + ":" + port + "/postgres";
   }
 
   public int port() {
@@ -66,7 +104,7 @@ public final class RestartablePostgres implements AutoCloseable {
   /** Starts the stopped server again on the same port and data. */
   public synchronized void restart() {
     if (pg == null) {
-      pg = TestDb.start(dataDir, port);
+      pg = TestDb.start(dataDir, port, settings);
     }
   }
 

@@ -81,11 +81,17 @@ public final class TestDb {
    * directory of a stopped one restarts the same database (for outage tests).
    */
   public static EmbeddedPostgres start(Path dataDir, int port) {
+    return start(dataDir, port, b -> { });
+  }
+
+  /** {@link #start(Path, int)} with more settings of the builder (listen addresses, a pg_hba customizer). */
+  public static EmbeddedPostgres start(Path dataDir, int port, java.util.function.Consumer<EmbeddedPostgres.Builder> more) {
     try {
-      return Database.embeddedBuilder(dataDir, NOT_DURABLE)
+      EmbeddedPostgres.Builder builder = Database.embeddedBuilder(dataDir, NOT_DURABLE)
         .setCleanDataDirectory(false)
-        .setPort(port)
-        .start();
+        .setPort(port);
+      more.accept(builder);
+      return builder.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
