@@ -80,9 +80,9 @@ final class Knobs {
     return integer("faults.outageSeconds", 10);
   }
 
-  /** How long the partition of issue 13's scenario 1 lasts (the issue's run: 60). */
+  /** How long the partition of issue 13's scenario 1 lasts: the issue's 60 s. */
   static int partitionSeconds() {
-    return integer("faults.partitionSeconds", 30);
+    return integer("faults.partitionSeconds", 60);
   }
 
   /** Clients of the storm (scenario 5). */
