@@ -87,6 +87,15 @@ final class Harness implements AutoCloseable {
    * {@code extraEnv}, and waits until every node serves and sees all the others.
    */
   static Harness start(int count, Map<String, String> extraEnv) {
+    return start(count, extraEnv, RestartablePostgres::url);
+  }
+
+  /**
+   * As {@link #start(int, Map)}, with the nodes' {@code db.url} chosen by {@code dbUrl} once
+   * PostgreSQL runs: for instance a proxy in front of it ({@code testing/PgProxy}).
+   */
+  static Harness start(int count, Map<String, String> extraEnv,
+                       java.util.function.Function<RestartablePostgres, String> dbUrl) {
     RestartablePostgres pg = RestartablePostgres.start();
     List<NodeProcess> nodes = new ArrayList<>();
     Harness h = null;
@@ -94,10 +103,11 @@ final class Harness implements AutoCloseable {
       Path dataDir = Files.createTempDirectory("sb-faults-data");
       TestNodes.TestCluster cluster = TestNodes.TestCluster.create();
       List<String> jvm = Arrays.stream(Knobs.nodeJvmArgs().trim().split("\\s+")).filter(s -> !s.isEmpty()).toList();
+      String url = dbUrl.apply(pg);
       for (int i = 0; i < count; i++) {
         int port = TestNodes.freePort();
         JsonObject extra = new JsonObject()
-          .put("SWITCHBOARD_DB_URL", pg.url())
+          .put("SWITCHBOARD_DB_URL", url)
           .put("SWITCHBOARD_DATA_DIR", dataDir.resolve("node-" + i).toString());
         BASE_ENV.forEach(extra::put);
         extraEnv.forEach(extra::put);
