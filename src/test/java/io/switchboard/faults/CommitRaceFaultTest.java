@@ -362,8 +362,10 @@ class CommitRaceFaultTest extends FaultScenario {
     boolean delivered = within(Duration.ofSeconds(40), () -> members.stream().allMatch(c -> checker.has(c.index, conv, at)));
     long all = checker.now();
     boolean streamed = members.stream().allMatch(c -> checker.streamed(c.index, conv, at));
-    check(delivered && streamed, "probe %d: the %d members' streams delivered the committed-but-unanswered #%d %s",
-      k, members.size(), at, delivered ? "within " + RunReport.seconds(all - cutAt) + " of the cut"
+    String spread = members.stream().map(c -> c.transport() + "@" + c.liveNode()).sorted()
+      .collect(Collectors.groupingBy(x -> x, TreeMap::new, Collectors.counting())).toString();
+    check(delivered && streamed, "probe %d: the %d members' streams %s delivered the committed-but-unanswered #%d %s",
+      k, members.size(), spread, at, delivered ? "within " + RunReport.seconds(all - cutAt) + " of the cut"
         + (streamed ? "" : " (some only from history)") : "NOT within 40 s");
     note("probe %d (%s): cut after commit, answered %d in %s, retries %s, on every member's stream %s after the cut",
       k, when, r.status(), RunReport.seconds(answered - first), statuses, RunReport.seconds(all - cutAt));
