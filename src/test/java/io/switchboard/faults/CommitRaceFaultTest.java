@@ -358,7 +358,7 @@ class CommitRaceFaultTest extends FaultScenario {
     }
     long at = seq;
     List<StreamClient> members = population.clients.stream().filter(c -> c.conversations.contains(conv)).toList();
-    long cutAt = checker.now() - (System.nanoTime() - cut.atNanos()) ;
+    long cutAt = checker.now() - (System.nanoTime() - cut.atNanos());
     boolean delivered = within(Duration.ofSeconds(40), () -> members.stream().allMatch(c -> checker.has(c.index, conv, at)));
     long all = checker.now();
     boolean streamed = members.stream().allMatch(c -> checker.streamed(c.index, conv, at));
