@@ -25,8 +25,9 @@ public enum ErrorCode {
   /** A dependency (database, service, cluster) is down; retry later. Nothing was committed. */
   UNAVAILABLE(503),
   /**
-   * The command timed out after it may have reached its service: it may or may not have taken
-   * effect. Retrying with the same {@code clientMessageId} is safe (sends are idempotent).
+   * The command timed out after it may have reached its service, or the database connection was
+   * lost with its statement in flight: it may or may not have taken effect. Retrying with the
+   * same {@code clientMessageId} is safe (sends are idempotent).
    */
   OUTCOME_UNKNOWN(504),
   /** A bug; logged with its cause on the node. */

@@ -4,6 +4,7 @@ import io.switchboard.protocol.ErrorCode;
 import io.switchboard.protocol.ServiceException;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.ClosedConnectionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,13 +22,23 @@ public final class Db {
 
   /**
    * Maps a database failure to a client-facing one. Connection problems, a full pool queue or
-   * a database shutting down are {@code unavailable} (nothing was committed, retry later); text
+   * a database shutting down are {@code unavailable} (nothing was committed, retry later); a
+   * connection lost after the statement was sent and before its answer is {@code outcome_unknown}
+   * (it may have committed: retry, idempotently); text
    * PostgreSQL cannot store is {@code invalid_request}; anything else from PostgreSQL is a bug,
    * logged here once and answered as {@code internal}.
    */
   public static <T> Future<T> failure(Throwable t) {
     if (t instanceof ServiceException) {
       return Future.failedFuture(t);
+    }
+    if (t instanceof ClosedConnectionException) {
+      // The statement was written and the connection dropped before its answer: PostgreSQL may
+      // have committed it (a cut right after COMMIT), so "nothing was committed" would be a lie.
+      LOG.warn("database connection lost with a statement in flight; its outcome is unknown");
+      return Future.failedFuture(new ServiceException(ErrorCode.OUTCOME_UNKNOWN, "the database connection was lost"
+        + " before the answer: the command may or may not have taken effect; retry it (a send with the same"
+        + " clientMessageId)"));
     }
     if (t instanceof PgException pg) {
       String state = pg.getSqlState() == null ? "" : pg.getSqlState();

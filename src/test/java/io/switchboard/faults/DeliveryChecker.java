@@ -98,6 +98,8 @@ final class DeliveryChecker {
     final Map<String, BitSet> history = new HashMap<>();
     final Map<String, Long> streamMax = new HashMap<>();
     final Set<String> excused = new java.util.HashSet<>();
+    /** The seqs of each conversation in the order the client's streams delivered them. */
+    final Map<String, List<Long>> order = new HashMap<>();
 
     Track(Set<String> conversations) {
       this.conversations = conversations;
@@ -262,6 +264,7 @@ final class DeliveryChecker {
       }
       t.excused.remove(conv);
       seen.set((int) seq);
+      t.order.computeIfAbsent(conv, k -> new ArrayList<>()).add(seq);
       t.streamMax.put(conv, Math.max(max, seq));
     }
     sameMessage(conv, seq, messageId, "delivery to client " + client);
@@ -293,6 +296,31 @@ final class DeliveryChecker {
       t.history.computeIfAbsent(conv, k -> new BitSet()).set((int) seq);
     }
     sameMessage(conv, seq, messageId, "history of client " + client);
+  }
+
+  /** The seqs of {@code conv} in the order the client's streams delivered them (duplicates left out). */
+  List<Long> streamOrder(int client, String conv) {
+    Track t = tracks.get(client);
+    synchronized (t) {
+      return List.copyOf(t.order.getOrDefault(conv, List.of()));
+    }
+  }
+
+  /** Whether the client holds {@code conv#seq}, from a stream or from history. */
+  boolean has(int client, String conv, long seq) {
+    Track t = tracks.get(client);
+    synchronized (t) {
+      return have(t, conv).get((int) seq);
+    }
+  }
+
+  /** Whether a stream of the client delivered {@code conv#seq}. */
+  boolean streamed(int client, String conv, long seq) {
+    Track t = tracks.get(client);
+    synchronized (t) {
+      BitSet s = t.stream.get(conv);
+      return s != null && s.get((int) seq);
+    }
   }
 
   /** The highest seq below which the client has everything of {@code conv}, by any path. */

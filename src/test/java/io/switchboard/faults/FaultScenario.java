@@ -31,6 +31,11 @@ abstract class FaultScenario {
   protected Population population;
   private final List<String> checks = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
+  /**
+   * Set by a class whose tests share one harness (PER_CLASS, started once): each test peoples it
+   * with {@link #populate} and {@link #tearDown} leaves it running for the next.
+   */
+  protected boolean sharedHarness;
 
   /**
    * Starts {@code nodes} node processes with {@code env}, peoples them with {@code plan}, opens
@@ -61,6 +66,22 @@ abstract class FaultScenario {
     harness = Harness.start(nodes, env, netns);
     checker = new DeliveryChecker();
     population = Population.create(harness, checker, plan);
+  }
+
+  /**
+   * On a harness already running (shared by the class's tests): a fresh checker, report and
+   * population of {@code plan} (users and groups of their own), every stream opened and live.
+   */
+  protected void populate(Population.Plan plan, boolean pinned, Duration connect) {
+    checks.clear();
+    notes.clear();
+    checker = new DeliveryChecker();
+    population = Population.create(harness, checker, plan);
+    checker.mark("connecting");
+    population.connectAll(pinned);
+    population.awaitAllLive(connect);
+    note("every client connected %s after the first open",
+      RunReport.seconds(checker.now() - checker.markAt("connecting")));
   }
 
   /** Starts the senders and waits for steady traffic. */
@@ -252,8 +273,9 @@ abstract class FaultScenario {
   void tearDown() {
     if (population != null) {
       population.close();
+      population = null;
     }
-    if (harness != null) {
+    if (harness != null && !sharedHarness) {
       harness.close();
     }
   }

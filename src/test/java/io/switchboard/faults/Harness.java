@@ -95,16 +95,30 @@ final class Harness implements AutoCloseable {
    * {@code extraEnv}, and waits until every node serves and sees all the others.
    */
   static Harness start(int count, Map<String, String> extraEnv) {
-    return start(count, extraEnv, null);
+    return start(count, extraEnv, null, RestartablePostgres::url);
   }
 
   /**
-   * {@link #start(int, Map)} with node {@code i} in namespace {@code i} of {@code netns} (when
-   * not null): it runs under {@code ip netns exec}, binds HTTP, Hazelcast and the event bus on its
-   * namespace address, lists the members' addresses, and reaches PostgreSQL (which also listens on
-   * the bridge) through the bridge. The harness owns {@code netns} and deletes it on close.
+   * {@link #start(int, Map)} with node {@code i} in namespace {@code i} of {@code netns}: it runs
+   * under {@code ip netns exec}, binds HTTP, Hazelcast and the event bus on its namespace address,
+   * lists the members' addresses, and reaches PostgreSQL (which also listens on the bridge)
+   * through the bridge. The harness owns {@code netns} and deletes it on close.
    */
   static Harness start(int count, Map<String, String> extraEnv, Netns netns) {
+    return start(count, extraEnv, netns, pg -> pg.url(netns.hostAddress()));
+  }
+
+  /**
+   * As {@link #start(int, Map)}, with the nodes' {@code db.url} chosen by {@code dbUrl} once
+   * PostgreSQL runs: for instance a proxy in front of it ({@code testing/PgProxy}).
+   */
+  static Harness start(int count, Map<String, String> extraEnv,
+                       java.util.function.Function<RestartablePostgres, String> dbUrl) {
+    return start(count, extraEnv, null, dbUrl);
+  }
+
+  private static Harness start(int count, Map<String, String> extraEnv, Netns netns,
+                               java.util.function.Function<RestartablePostgres, String> dbUrl) {
     RestartablePostgres pg;
     try {
       pg = netns == null ? RestartablePostgres.start() : RestartablePostgres.start(netns.hostAddress(), netns.cidr());
@@ -126,11 +140,12 @@ final class Harness implements AutoCloseable {
           members.add(netns.address(i));
         }
       }
+      String url = dbUrl.apply(pg);
       for (int i = 0; i < count; i++) {
         int port = TestNodes.freePort();
         String host = netns == null ? "127.0.0.1" : netns.address(i);
         JsonObject extra = new JsonObject()
-          .put("SWITCHBOARD_DB_URL", netns == null ? pg.url() : pg.url(netns.hostAddress()))
+          .put("SWITCHBOARD_DB_URL", url)
           .put("SWITCHBOARD_DATA_DIR", dataDir.resolve("node-" + i).toString());
         if (netns != null) {
           extra.put("SWITCHBOARD_HTTP_HOST", host)

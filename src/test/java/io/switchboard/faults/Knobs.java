@@ -105,6 +105,31 @@ final class Knobs {
     return integer("faults.storm.seconds", 60);
   }
 
+  /** Identical sends fired at once in the commit-race scenario (issue 13, scenario 4). */
+  static int racesBurst() {
+    return integer("faults.races.burst", 50);
+  }
+
+  /** Publishers on one conversation (spread over the nodes) in issue 13, scenario 5. */
+  static int racesPublishers() {
+    return integer("faults.races.publishers", 30);
+  }
+
+  /** Messages the publishers of issue 13, scenario 5 send at full speed. */
+  static int racesMessages() {
+    return integer("faults.races.messages", 300);
+  }
+
+  /** Steady sends whose connection is cut around COMMIT in issue 13, scenario 3. */
+  static int racesCuts() {
+    return integer("faults.races.cuts", 6);
+  }
+
+  /** How long pg_terminate_backend runs in a loop under traffic in issue 13, scenario 3. */
+  static int racesTerminateSeconds() {
+    return integer("faults.races.terminateSeconds", 5);
+  }
+
   /**
    * How long a node process may take to serve in a full cluster (a loaded machine starts JVMs
    * slowly); one that does not is killed and started once more.

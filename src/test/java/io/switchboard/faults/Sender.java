@@ -40,6 +40,8 @@ final class Sender {
   private long awaySince = -1;
   private long sent;
   private volatile boolean stopping;
+  private volatile boolean started;
+  private volatile long interval = Math.max(1, Knobs.sendIntervalMs());
 
   Sender(int index, String userId, int home, List<String> groups, String run, Harness harness,
          DeliveryChecker checker) {
@@ -55,13 +57,22 @@ final class Sender {
     this.context = harness.vertx().getOrCreateContext();
   }
 
+  /** Sets the pause between an acknowledged send and the next (1 ms: full speed, one send in flight). */
+  void pace(long ms) {
+    interval = Math.max(1, ms);
+  }
+
   void start() {
+    started = true;
     context.runOnContext(v -> next());
   }
 
   /** Finishes the send in flight (retrying it until acknowledged or given up), then stops. */
   Future<Void> stop() {
     stopping = true;
+    if (!started) {
+      done.tryComplete();
+    }
     return done.future();
   }
 
@@ -106,7 +117,7 @@ final class Sender {
             preferred = home;
             awaySince = -1;
           }
-          harness.vertx().setTimer(Knobs.sendIntervalMs(), id -> next());
+          harness.vertx().setTimer(interval, id -> next());
           return;
         }
         boolean retryable = ar.failed() || switch (ar.result().status()) {
@@ -116,12 +127,12 @@ final class Sender {
         if (!retryable) {
           checker.violation(Violation.SEND_REJECTED, cmid + " on node " + node + ": " + ar.result().status() + " "
             + ar.result().body());
-          harness.vertx().setTimer(Knobs.sendIntervalMs(), id -> next());
+          harness.vertx().setTimer(interval, id -> next());
           return;
         }
         if ((end - first) / 1_000_000_000L > Knobs.sendGiveUpSeconds()) {
           checker.violation(Violation.NEVER_ACKED, cmid + " (" + conv + ") last answer " + outcome);
-          harness.vertx().setTimer(Knobs.sendIntervalMs(), id -> next());
+          harness.vertx().setTimer(interval, id -> next());
           return;
         }
         long delay;
