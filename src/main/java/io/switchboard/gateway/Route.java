@@ -287,6 +287,20 @@ final class Route {
     }
   }
 
+  /**
+   * The database started a new epoch: the seqs this route has seen may have been given to other
+   * items since, so it starts again from the next follower's position (its sessions are closed by
+   * the gateway).
+   */
+  void forget() {
+    position = -1;
+    held = null;
+    recent = null;
+    fillFailures = 0;
+    seen = 0;
+    suspect = 0;
+  }
+
   // ---- attaching and detaching (home loop) ----
 
   /**
