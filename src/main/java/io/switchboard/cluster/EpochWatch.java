@@ -41,6 +41,12 @@ public final class EpochWatch {
   static final long PERIOD_MS = 5000;
   static final String FILE = "epoch.json";
   static final String CLOCK_KEY = "dbClock.";
+  /**
+   * How far a new epoch lifts the clock above the mark seen: other nodes may remember a little
+   * more than this one (the cluster's mark is shared every period), and must not take the lifted
+   * clock for another trip back in time.
+   */
+  static final long JUMP = 1_000_000;
 
   private final Vertx vertx;
   private final Path file;
@@ -151,7 +157,7 @@ public final class EpochWatch {
       }
       raise(tick.clock());
       if (cause != null) {
-        return renew(conn, tick.epoch(), seen + 1, cause + ", noticed on " + when);
+        return renew(conn, tick.epoch(), seen + JUMP, cause + ", noticed on " + when);
       }
       adopt(tick.epoch(), "the database's epoch changed (an operator's command or another node's check)");
       return Future.succeededFuture();

@@ -147,11 +147,16 @@ public final class StreamVerticle extends ServiceVerticle {
       }
       JsonObject resync = new JsonObject().put("conversations", ids).put("resync", true);
       StreamStore.Session session = stored.result();
-      if (session == null || !session.fresh() || !session.userId().equals(userId) || !session.currentEpoch()) {
-        // A session of an older epoch was recorded before the database was restored from a
-        // backup (or the operator started a new epoch): its positions may name items that no
-        // longer exist, or seqs the timeline has since given to other items.
+      if (session == null || !session.fresh() || !session.userId().equals(userId)) {
         return Envelope.of(Types.ACK, resync);
+      }
+      // A session of an older epoch was recorded before the database was restored from a backup
+      // (or the operator started a new epoch): its positions may name items that no longer
+      // exist, or seqs the timeline has since given to other items. What the client holds may be
+      // wrong, not only incomplete: the resync says so ("reset").
+      JsonObject reset = resync.copy().put("reset", true);
+      if (!session.currentEpoch()) {
+        return Envelope.of(Types.ACK, reset);
       }
       // Cursor entries are resolved against every membership, left ones included: a cursor taken
       // after a leave (its member_left was streamed) names a conversation no longer active, and
@@ -181,7 +186,7 @@ public final class StreamVerticle extends ServiceVerticle {
         entries.put(id, e.getValue());
       }
       if (beyondTimeline(positions, memberships)) {
-        return Envelope.of(Types.ACK, resync);
+        return Envelope.of(Types.ACK, reset);
       }
       JsonArray members = new JsonArray();
       memberships.forEach(m -> members.add(m.toJson()));
@@ -214,7 +219,7 @@ public final class StreamVerticle extends ServiceVerticle {
     String userId = cmd.userId();
     Future<JsonObject> result;
     if (raw == null) {
-      result = snapshot(userId, p.getBoolean("resync", false));
+      result = snapshot(userId, p.getBoolean("resync", false)).map(r -> r.put("reset", p.getBoolean("reset", false)));
     } else {
       Map<String, Long> from = new LinkedHashMap<>();
       ((JsonObject) raw).forEach(e -> from.put(e.getKey(), ((Number) e.getValue()).longValue()));
@@ -225,7 +230,7 @@ public final class StreamVerticle extends ServiceVerticle {
           return snapshot(userId, true);
         }
         if (!gapless(from, memberships, missed)) {
-          return snapshot(userId, true);
+          return snapshot(userId, true).map(r -> r.put("reset", true));
         }
         List<JsonObject> items = limit != null && missed.size() > limit ? missed.subList(0, limit.intValue()) : missed;
         return resumed(userId, p, from, memberships, items);
