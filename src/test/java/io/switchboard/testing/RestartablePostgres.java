@@ -133,6 +133,8 @@ public final class RestartablePostgres implements AutoCloseable {
         Path target = to.resolve(from.relativize(p).toString());
         if (Files.isDirectory(p)) {
           Files.createDirectories(target);
+          // PostgreSQL refuses a data directory others may read (it must be 0700 or 0750).
+          Files.setPosixFilePermissions(target, Files.getPosixFilePermissions(p));
         } else if (!p.getFileName().toString().equals("postmaster.pid")) {
           Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
             java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
