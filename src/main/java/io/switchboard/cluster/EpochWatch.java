@@ -75,7 +75,9 @@ public final class EpochWatch {
       conn.close();
       return;
     }
-    check(conn, "a new connection to PostgreSQL").onComplete(ar -> {
+    // The clock only (one statement): a new connection should not wait for more; the server's
+    // identity is compared at the start and every period.
+    check(conn, "a new connection to PostgreSQL", false).onComplete(ar -> {
       if (ar.failed()) {
         LOG.debug("epoch check on a new connection failed: {}", ar.cause().toString());
       }
@@ -97,7 +99,7 @@ public final class EpochWatch {
         consumer = vertx.eventBus().consumer(Addresses.EPOCH, msg -> announced(msg.body()));
         return consumer.completion();
       })
-      .compose(v -> pool.withConnection(conn -> check(conn, "the node's start")))
+      .compose(v -> pool.withConnection(conn -> check(conn, "the node's start", true)))
       .compose(v -> persist())
       .onSuccess(v -> timer = vertx.setPeriodic(PERIOD_MS, t -> periodic()));
   }
@@ -122,7 +124,7 @@ public final class EpochWatch {
   private void periodic() {
     String id = databaseId;
     clusterClock(id)
-      .compose(v -> pool.withConnection(conn -> check(conn, "a periodic check")))
+      .compose(v -> pool.withConnection(conn -> check(conn, "a periodic check", true)))
       .compose(v -> persist())
       .onSuccess(v -> {
         if (failing) {
@@ -139,11 +141,12 @@ public final class EpochWatch {
   }
 
   /** One check on {@code conn}: raises the clock and compares it, and the server, with what was seen. */
-  private Future<Void> check(SqlConnection conn, String when) {
+  private Future<Void> check(SqlConnection conn, String when, boolean withServer) {
     // Read before the tick: any value recorded so far was returned by a tick that ended before
     // this one began, so on the same database this tick's value is above it.
     long seen = highWater.get();
-    return EpochStore.tick(conn).compose(tick -> EpochStore.systemId(conn).compose(server -> {
+    return EpochStore.tick(conn).compose(tick -> (withServer ? EpochStore.systemId(conn)
+      : Future.<String>succeededFuture(null)).compose(server -> {
       String cause = null;
       if (tick.clock() <= seen) {
         cause = "the database went back in time: its clock is at " + (tick.clock() - 1) + " but this cluster has seen "

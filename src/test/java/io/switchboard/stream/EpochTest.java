@@ -5,6 +5,7 @@ import io.switchboard.store.StreamStore.Membership;
 import io.switchboard.testing.Api;
 import io.switchboard.testing.Clients;
 import io.switchboard.testing.SseClient;
+import io.switchboard.testing.TestDb;
 import io.switchboard.testing.TestNodes;
 import io.switchboard.testing.WsClient;
 import io.vertx.core.buffer.Buffer;
@@ -41,8 +42,11 @@ class EpochTest {
   @BeforeAll
   static void cluster() {
     TestNodes.TestCluster cluster = TestNodes.TestCluster.create();
+    // A database of its own: a new epoch tells every node that uses the database to end its
+    // streams, and the other tests' nodes share the test database.
     JsonObject keys = new JsonObject().put("auth", new JsonObject().put("apiKeys", new JsonArray()
-      .add(new JsonObject().put("key", ADMIN_KEY).put("scopes", new JsonArray().add("admin")))));
+      .add(new JsonObject().put("key", ADMIN_KEY).put("scopes", new JsonArray().add("admin")))))
+      .put("db", new JsonObject().put("url", TestDb.newDatabase()));
     for (int i = 0; i < 2; i++) {
       nodes[i] = cluster.start(keys, EnumSet.allOf(Node.Role.class));
       api[i] = new Api(TestNodes.port(nodes[i]));
