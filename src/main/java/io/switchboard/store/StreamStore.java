@@ -87,6 +87,7 @@ public final class StreamStore {
       return json;
     }
 
+    /** Without {@code lastSeq} (an opening node of an older build): 0, and no lower bound is checked. */
     public static Membership fromJson(JsonObject json) {
       return new Membership(UUID.fromString(json.getString("id")), json.getLong("joinedSeq"), json.getLong("leftSeq"),
         json.getString("kind"), json.getString("name"), json.getLong("lastSeq", 0L));
