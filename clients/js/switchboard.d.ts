@@ -138,7 +138,7 @@ export interface ClientEvents {
   typing: (update: { conversationId: string; userIds: string[] }) => void;
   presence: (state: PresenceState) => void;
   receipt: (receipt: Receipt) => void;
-  resync: (payload: { reason?: string }) => void;
+  resync: (payload: { reason?: string; reset?: boolean }) => void;
   conversations: (list: Conversation[]) => void;
   incomingcall: (call: Call) => void;
   fallback: (change: { from: TransportKind; to: TransportKind; reason?: string }) => void;

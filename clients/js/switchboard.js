@@ -907,6 +907,9 @@ export class Switchboard extends Emitter {
         this._cursor = t.freshCursor;
         t.freshCursor = null;
       }
+      // `reset`: the database went back (a restored backup) or history was deleted; the seqs
+      // delivered so far may name other items now, so none of them may hide a new one.
+      if (p.reset) this._seen.clear();
       this._persistCursor();
     }
     if (type === 'reconnect') this._askedReconnect = true;

@@ -194,6 +194,26 @@ test('a node going away (1012) moves to the next node and resumes from the curso
   c.close();
 });
 
+test('resync_required with reset (a restored database): the seqs delivered so far no longer hide new items', async () => {
+  const { c, ws } = client();
+  const seen = [];
+  c.on('message', (m) => seen.push(m.content));
+  const resyncs = [];
+  c.on('resync', (p) => resyncs.push(p));
+  await c.connect();
+  const first = ws.sockets[0];
+  for (let s = 1; s <= 5; s++) first.push({ type: 'message_received', payload: { conversationId: CONV, seq: s, content: 'old' + s } });
+  first.serverClose(1001, 'reconnect');
+  const second = await waitFor('a second socket', () => ws.sockets[1]);
+  await waitFor('live again', () => c.status.state === 'live');
+  second.push({ type: 'resync_required', payload: { reason: 'restored', reset: true } });
+  // The restored database had 2 items; seq 3 is a new message, not the old one.
+  second.push({ type: 'message_received', payload: { conversationId: CONV, seq: 3, content: 'new3' } });
+  assert.deepEqual(resyncs.map((p) => p.reset), [true]);
+  assert.deepEqual(seen, ['old1', 'old2', 'old3', 'old4', 'old5', 'new3']);
+  c.close();
+});
+
 test('close 1013 waits the delay named in the reason before trying again', async () => {
   const { c, ws } = client();
   await c.connect();

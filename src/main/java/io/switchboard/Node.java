@@ -7,6 +7,7 @@ import io.switchboard.auth.Authenticator;
 import io.switchboard.call.CallVerticle;
 import io.switchboard.cluster.ClusterDatabase;
 import io.switchboard.cluster.ClusterSetup;
+import io.switchboard.cluster.EpochWatch;
 import io.switchboard.config.ConfigLoader;
 import io.switchboard.config.SwitchboardConfig;
 import io.switchboard.conversation.ConversationVerticle;
@@ -65,8 +66,11 @@ public final class Node {
   private final EmbeddedPostgres embedded;
   private final List<String> deployments;
   private final Gateway gateway;
+  private final EpochWatch epochs;
 
-  private Node(Vertx vertx, NodeContext context, EmbeddedPostgres embedded, List<String> deployments, Gateway gateway) {
+  private Node(Vertx vertx, NodeContext context, EmbeddedPostgres embedded, List<String> deployments, Gateway gateway,
+               EpochWatch epochs) {
+    this.epochs = epochs;
     this.vertx = vertx;
     this.context = context;
     this.embedded = embedded;
@@ -125,7 +129,8 @@ public final class Node {
     ClusterManager clusterManager = ((VertxInternal) vertx).clusterManager();
     String nodeId = clusterManager == null ? "standalone" : clusterManager.getNodeId();
     return ClusterDatabase.resolve(vertx, config).compose(db -> {
-      Pool pool = Database.pool(vertx, db.url(), config.db());
+      EpochWatch epochs = new EpochWatch(vertx, config.dataDir());
+      Pool pool = Database.pool(vertx, db.url(), config.db(), epochs::onConnect);
       Pool relaxed = Database.relaxedPool(vertx, db.url(), config.db());
       ConnectionCounts connections = new ConnectionCounts();
       NodeMetrics metrics = NodeMetrics.create(vertx, config, connections);
@@ -138,10 +143,13 @@ public final class Node {
         .compose(v -> Database.databaseId(pool));
       return databaseId
         .compose(id -> clusterManager == null ? Future.succeededFuture() : ClusterDatabase.checkIdentity(vertx, id))
+        // Before anything serves: a database restored from an older backup starts a new epoch here.
+        .compose(v -> epochs.start(pool, databaseId.result()))
         .compose(v -> {
           Gateway gateway = roles.contains(Role.HTTP) ? new Gateway(vertx, context) : null;
+          epochs.gateway(gateway);
           return deploy(vertx, context, roles, gateway)
-            .map(ids -> new Node(vertx, context, db.embedded(), ids, gateway))
+            .map(ids -> new Node(vertx, context, db.embedded(), ids, gateway, epochs))
             .onFailure(t -> {
               if (gateway != null) {
                 gateway.drain(0);
@@ -149,6 +157,7 @@ public final class Node {
             });
         })
         .recover(t -> abandon(vertx, db, databaseId)
+          .compose(v -> epochs.stop().otherwise((Void) null))
           .onComplete(v -> metrics.close())
           .compose(v -> pool.close())
           .compose(v -> relaxed.close())
@@ -276,6 +285,7 @@ public final class Node {
     Future<Void> drained = gateway == null ? Future.succeededFuture()
       : gateway.drain(context.config().drainSeconds() * 1000L);
     Future<Void> released = drained
+      .compose(v -> epochs.stop().otherwise((Void) null))
       .compose(v -> withdraw)
       .compose(v -> Future.join(deployments.stream().map(vertx::undeploy).toList()).<Void>mapEmpty())
       .otherwise((Void) null)

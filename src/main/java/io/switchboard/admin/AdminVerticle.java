@@ -11,6 +11,7 @@ import io.switchboard.service.Command;
 import io.switchboard.service.ServiceVerticle;
 import io.switchboard.store.AdminStore;
 import io.switchboard.store.Db;
+import io.switchboard.store.EpochStore;
 import io.switchboard.store.RevocationStore;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -36,6 +37,8 @@ public final class AdminVerticle extends ServiceVerticle {
   public static final String REVOKE = "~revoke";
   public static final String DISCONNECT = "~disconnect";
   public static final String PRESENCE = "~presence";
+  /** The operator starts a new database epoch (DESIGN §7): every older cursor resyncs. */
+  public static final String NEW_EPOCH = "~new_epoch";
 
   /** Control messages to every node's gateway. */
   static final String REVOKED = "revoked";
@@ -55,6 +58,7 @@ public final class AdminVerticle extends ServiceVerticle {
     handle(REVOKE, this::revoke);
     handle(DISCONNECT, this::disconnect);
     handle(PRESENCE, this::presence);
+    handle(NEW_EPOCH, this::newEpoch);
     return registered();
   }
 
@@ -118,6 +122,22 @@ public final class AdminVerticle extends ServiceVerticle {
       .put("reason", reason == null || reason.isBlank() ? "disconnected" : reason);
     vertx.eventBus().publish(Addresses.CONTROL, Envelope.of(DISCONNECTED, what).toJson());
     return Future.succeededFuture(Envelope.of(Types.ACK, what));
+  }
+
+  /**
+   * {@code {reason?}}: a new epoch, stored, then told to every node, whose streams resume and get
+   * {@code resync_required} (after restoring a backup the nodes could not notice, e.g. one taken
+   * and restored with no node running in between). Answers {@code {epoch}}.
+   */
+  private Future<Envelope> newEpoch(Command cmd) {
+    requireBackend(cmd);
+    String reason = Fields.optionalString(cmd.payload(), "reason", MAX_REASON);
+    String epoch = java.util.UUID.randomUUID().toString();
+    String cause = "the operator started a new epoch" + (reason == null || reason.isBlank() ? "" : ": " + reason);
+    return EpochStore.force(pool, epoch).recover(Db::failure).map(v -> {
+      vertx.eventBus().publish(Addresses.EPOCH, new JsonObject().put("epoch", epoch).put("cause", cause));
+      return Envelope.of(Types.ACK, new JsonObject().put("epoch", epoch));
+    });
   }
 
   /** {@code {userIds}} → {@code {users:[{userId, online, lastSeenAt}]}} for any users (no sharing rule). */

@@ -453,6 +453,27 @@ public final class Gateway {
     }
   }
 
+  // ---- epochs ----
+
+  /**
+   * The database started a new epoch (DESIGN §7: a restored backup noticed, or the operator's
+   * command): what the routes know of each timeline may name items the database no longer has,
+   * so they forget it, and every stream is closed to resume — its cursor, of the older epoch,
+   * gets {@code resync_required}. Answers how many streams were told. Any thread.
+   */
+  public int epochChanged() {
+    for (Route route : routes.values()) {
+      if (route.conversationId != null) {
+        route.home.execute(route::forget);
+      }
+    }
+    List<Session> all = sessions();
+    for (Session s : all) {
+      s.closeFromAnyThread(CloseCode.GOING_AWAY, "reconnect");
+    }
+    return all.size();
+  }
+
   // ---- shutdown ----
 
   /**

@@ -60,6 +60,8 @@ final class Route {
   private TreeMap<Long, Frame> held;
   private TreeMap<Long, Frame> recent;
   private boolean filling;
+  /** How many times the database started a new epoch while this route lived ({@link #forget}). */
+  private int epochs;
   private int fillFailures;
   private List<Attaching> attaching;
   private Map<String, ReceiptSlot> receipts;
@@ -229,9 +231,11 @@ final class Route {
       return;
     }
     long from = position;
+    int epoch = epochs;
     gateway.readTimeline(conversationId, from, FILL_PAGE).onComplete(ar -> {
       filling = false;
-      if (dead) {
+      if (dead || epoch != epochs) {
+        // Read before a new database epoch: its items may not be the timeline's any more.
         return;
       }
       if (ar.failed()) {
@@ -285,6 +289,21 @@ final class Route {
         }
       });
     }
+  }
+
+  /**
+   * The database started a new epoch: the seqs this route has seen may have been given to other
+   * items since, so it starts again from the next follower's position (its sessions are closed by
+   * the gateway).
+   */
+  void forget() {
+    epochs++;
+    position = -1;
+    held = null;
+    recent = null;
+    fillFailures = 0;
+    seen = 0;
+    suspect = 0;
   }
 
   // ---- attaching and detaching (home loop) ----

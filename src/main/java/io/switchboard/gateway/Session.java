@@ -315,8 +315,14 @@ public final class Session {
       scheduleExpiry();
     }
     if (started.getBoolean("resync", false)) {
-      write(Frame.of(Envelope.of(Types.RESYNC_REQUIRED,
-        new JsonObject().put("reason", "the cursor cannot be resumed; reload history over REST"))));
+      JsonObject resync = new JsonObject().put("reason", "the cursor cannot be resumed; reload history over REST");
+      if (started.getBoolean("reset", false)) {
+        // The database went back (a restored backup) or history was deleted: items the client
+        // holds may no longer exist, and seqs it holds may name other items now.
+        resync.put("reason", "the history this cursor was built on is gone (a restored database or deleted"
+          + " history); reload history over REST, replacing what you hold").put("reset", true);
+      }
+      write(Frame.of(Envelope.of(Types.RESYNC_REQUIRED, resync)));
     }
     for (ServiceException refused : refusals) {
       write(Frame.of(Envelope.error(refused, null)));

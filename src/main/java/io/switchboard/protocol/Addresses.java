@@ -58,6 +58,13 @@ public final class Addresses {
    */
   public static final String CONTROL = "sb.control";
 
+  /**
+   * Cluster-wide publish: the database started a new epoch {@code {epoch, cause}} (a restored
+   * backup noticed, or the operator's command). Every node's streams resume, and their older
+   * cursors resync (DESIGN §7).
+   */
+  public static final String EPOCH = "sb.epoch";
+
   /** Events for everyone (broadcast publish). */
   public static final String BROADCAST = "sb.broadcast";
 

@@ -3,12 +3,14 @@ package io.switchboard.store;
 import io.switchboard.StartException;
 import io.switchboard.config.SwitchboardConfig;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
+import io.vertx.sqlclient.SqlConnection;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,7 +35,16 @@ public final class Database {
    * PostgreSQL is down requests fail fast with {@code unavailable} instead of piling up.
    */
   public static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db) {
-    return pool(vertx, url, db, db.poolSize(), false);
+    return pool(vertx, url, db, db.poolSize(), false, null);
+  }
+
+  /**
+   * The same, with {@code onConnect} run on each new connection before the pool hands it out (it
+   * must close the connection to release it): the node checks the database's epoch there
+   * ({@link io.switchboard.cluster.EpochWatch}).
+   */
+  public static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db, Handler<SqlConnection> onConnect) {
+    return pool(vertx, url, db, db.poolSize(), false, onConnect);
   }
 
   /**
@@ -42,10 +53,11 @@ public final class Database {
    * client a {@code resync_required} and never a message.
    */
   public static Pool relaxedPool(Vertx vertx, String url, SwitchboardConfig.Db db) {
-    return pool(vertx, url, db, Math.max(1, Math.min(4, db.poolSize() / 2)), true);
+    return pool(vertx, url, db, Math.max(1, Math.min(4, db.poolSize() / 2)), true, null);
   }
 
-  private static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db, int size, boolean asyncCommit) {
+  private static Pool pool(Vertx vertx, String url, SwitchboardConfig.Db db, int size, boolean asyncCommit,
+                           Handler<SqlConnection> onConnect) {
     PgConnectOptions connect = PgConnectOptions.fromUri(url)
       .setReconnectAttempts(0)
       .setCachePreparedStatements(true)
@@ -62,7 +74,11 @@ public final class Database {
       .setIdleTimeoutUnit(TimeUnit.SECONDS)
       .setPoolCleanerPeriod(5000);
     NetClientOptions net = new NetClientOptions().setConnectTimeout(db.connectTimeoutSeconds() * 1000);
-    return PgBuilder.pool().with(pool).with(net).connectingTo(connect).using(vertx).build();
+    var builder = PgBuilder.pool().with(pool).with(net).connectingTo(connect).using(vertx);
+    if (onConnect != null) {
+      builder.withConnectHandler(onConnect);
+    }
+    return builder.build();
   }
 
   /** The identity of the database (written once by the first migration). */

@@ -25,23 +25,28 @@ public final class StreamStore {
   static final String ACTIVE = "/* stream.active */ SELECT conversation_id FROM members WHERE user_id = $1 AND left_seq IS NULL";
   /** Every membership of a user, left ones too (a cursor may name a conversation left since). */
   static final String MEMBERSHIPS = """
-    /* stream.memberships */ SELECT m.conversation_id, m.joined_seq, m.left_seq, c.kind, c.name FROM members m
+    /* stream.memberships */ SELECT m.conversation_id, m.joined_seq, m.left_seq, c.kind, c.name, c.last_seq FROM members m
     JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1""";
+  /** The session, and whether it belongs to the database's current epoch (V7: a restored backup starts a new one). */
   static final String SESSION = """
     /* stream.session */ SELECT user_id, positions::text, created_at > now() - make_interval(secs => $2) AS fresh,
-           extract(epoch FROM now() - created_at)::bigint AS age
+           extract(epoch FROM now() - created_at)::bigint AS age,
+           epoch IS NOT DISTINCT FROM (SELECT value FROM switchboard_meta WHERE key = 'epoch') AS current
     FROM stream_sessions WHERE id = $1""";
   /**
    * A new session whose snapshot is the last seq of each of the user's conversations, read and
    * written in one statement.
    */
   static final String SNAPSHOT = """
-    /* stream.snapshot */ INSERT INTO stream_sessions (id, user_id, positions)
-    SELECT $1, $2, COALESCE(jsonb_object_agg(c.id::text, c.last_seq), '{}'::jsonb)
+    /* stream.snapshot */ INSERT INTO stream_sessions (id, user_id, positions, epoch)
+    SELECT $1, $2, COALESCE(jsonb_object_agg(c.id::text, c.last_seq), '{}'::jsonb),
+           (SELECT value FROM switchboard_meta WHERE key = 'epoch')
     FROM members m JOIN conversations c ON c.id = m.conversation_id
     WHERE m.user_id = $2 AND m.left_seq IS NULL
     RETURNING positions::text""";
-  static final String INSERT = "/* stream.insert */ INSERT INTO stream_sessions (id, user_id, positions) VALUES ($1, $2, $3::text::jsonb)";
+  static final String INSERT = """
+    /* stream.insert */ INSERT INTO stream_sessions (id, user_id, positions, epoch)
+    VALUES ($1, $2, $3::text::jsonb, (SELECT value FROM switchboard_meta WHERE key = 'epoch'))""";
   static final String EXPIRE = "/* stream.expire */ DELETE FROM stream_sessions WHERE created_at < now() - make_interval(secs => $1)";
   /** Items after each position (or from the join), up to the leave for conversations left since. */
   static final String REPLAY = """
@@ -63,12 +68,16 @@ public final class StreamStore {
   private StreamStore() {
   }
 
-  /** A membership of the streaming user. */
-  public record Membership(UUID conversationId, long joinedSeq, Long leftSeq, String kind, String name) {
+  /**
+   * A membership of the streaming user, with the conversation's last seq when it was read: a
+   * cursor position beyond it cannot be resumed (history truncated, or a database restored from
+   * an older backup).
+   */
+  public record Membership(UUID conversationId, long joinedSeq, Long leftSeq, String kind, String name, long lastSeq) {
 
     public JsonObject toJson() {
       JsonObject json = new JsonObject().put("id", conversationId.toString()).put("joinedSeq", joinedSeq)
-        .put("kind", kind);
+        .put("kind", kind).put("lastSeq", lastSeq);
       if (leftSeq != null) {
         json.put("leftSeq", leftSeq);
       }
@@ -78,14 +87,18 @@ public final class StreamStore {
       return json;
     }
 
+    /** Without {@code lastSeq} (an opening node of an older build): 0, and no lower bound is checked. */
     public static Membership fromJson(JsonObject json) {
       return new Membership(UUID.fromString(json.getString("id")), json.getLong("joinedSeq"), json.getLong("leftSeq"),
-        json.getString("kind"), json.getString("name"));
+        json.getString("kind"), json.getString("name"), json.getLong("lastSeq", 0L));
     }
   }
 
-  /** A stored session: whose, its snapshot, whether it is inside the resume window, its age. */
-  public record Session(String userId, JsonObject positions, boolean fresh, long ageSeconds) {
+  /**
+   * A stored session: whose, its snapshot, whether it is inside the resume window, its age, and
+   * whether it was recorded in the database's current epoch.
+   */
+  public record Session(String userId, JsonObject positions, boolean fresh, long ageSeconds, boolean currentEpoch) {
   }
 
   public static Future<List<UUID>> active(SqlClient db, String userId) {
@@ -99,7 +112,8 @@ public final class StreamStore {
   public static Future<List<Membership>> memberships(SqlClient db, String userId) {
     return db.preparedQuery(MEMBERSHIPS).execute(Tuple.of(userId)).map(rows -> {
       List<Membership> out = new ArrayList<>(rows.size());
-      rows.forEach(r -> out.add(new Membership(r.getUUID(0), r.getLong(1), r.getLong(2), r.getString(3), r.getString(4))));
+      rows.forEach(r -> out.add(new Membership(r.getUUID(0), r.getLong(1), r.getLong(2), r.getString(3), r.getString(4),
+        r.getLong(5))));
       return out;
     });
   }
@@ -110,7 +124,7 @@ public final class StreamStore {
         return null;
       }
       Row r = rows.iterator().next();
-      return new Session(r.getString(0), new JsonObject(r.getString(1)), r.getBoolean(2), r.getLong(3));
+      return new Session(r.getString(0), new JsonObject(r.getString(1)), r.getBoolean(2), r.getLong(3), r.getBoolean(4));
     });
   }
 

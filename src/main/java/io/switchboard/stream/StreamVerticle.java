@@ -150,6 +150,14 @@ public final class StreamVerticle extends ServiceVerticle {
       if (session == null || !session.fresh() || !session.userId().equals(userId)) {
         return Envelope.of(Types.ACK, resync);
       }
+      // A session of an older epoch was recorded before the database was restored from a backup
+      // (or the operator started a new epoch): its positions may name items that no longer
+      // exist, or seqs the timeline has since given to other items. What the client holds may be
+      // wrong, not only incomplete: the resync says so ("reset").
+      JsonObject reset = resync.copy().put("reset", true);
+      if (!session.currentEpoch()) {
+        return Envelope.of(Types.ACK, reset);
+      }
       // Cursor entries are resolved against every membership, left ones included: a cursor taken
       // after a leave (its member_left was streamed) names a conversation no longer active, and
       // must still resume rather than ask for a resync.
@@ -176,6 +184,9 @@ public final class StreamVerticle extends ServiceVerticle {
         }
         positions.merge(id, e.getValue(), Math::max);
         entries.put(id, e.getValue());
+      }
+      if (beyondTimeline(positions, memberships)) {
+        return Envelope.of(Types.ACK, reset);
       }
       JsonArray members = new JsonArray();
       memberships.forEach(m -> members.add(m.toJson()));
@@ -208,7 +219,7 @@ public final class StreamVerticle extends ServiceVerticle {
     String userId = cmd.userId();
     Future<JsonObject> result;
     if (raw == null) {
-      result = snapshot(userId, p.getBoolean("resync", false));
+      result = snapshot(userId, p.getBoolean("resync", false)).map(r -> r.put("reset", p.getBoolean("reset", false)));
     } else {
       Map<String, Long> from = new LinkedHashMap<>();
       ((JsonObject) raw).forEach(e -> from.put(e.getKey(), ((Number) e.getValue()).longValue()));
@@ -218,11 +229,67 @@ public final class StreamVerticle extends ServiceVerticle {
         if (missed.size() > REPLAY_LIMIT) {
           return snapshot(userId, true);
         }
+        if (!gapless(from, memberships, missed)) {
+          return snapshot(userId, true).map(r -> r.put("reset", true));
+        }
         List<JsonObject> items = limit != null && missed.size() > limit ? missed.subList(0, limit.intValue()) : missed;
         return resumed(userId, p, from, memberships, items);
       });
     }
     return result.recover(Db::failure).map(payload -> Envelope.of(Types.ACK, payload));
+  }
+
+  /**
+   * Whether a position names a seq the conversation does not have: the timeline was cut back (a
+   * database restored from an older backup). Resuming there would skip every item the
+   * conversation gets until it passes that seq again.
+   */
+  static boolean beyondTimeline(Map<String, Long> positions, List<Membership> memberships) {
+    for (Membership m : memberships) {
+      Long position = positions.get(m.conversationId().toString());
+      if (position != null && position > m.lastSeq()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether the replay starts right after each position and has no hole up to the last seq read
+   * at open: every timeline item has a seq of its own and seqs are dense per conversation (each
+   * allocation inserts its item in the same transaction), so anything else means history was
+   * deleted (truncated past the resume window) and the client must resync, not skip.
+   */
+  static boolean gapless(Map<String, Long> from, List<Membership> memberships, List<JsonObject> items) {
+    Map<String, Long> next = new HashMap<>();
+    Map<String, Long> bound = new HashMap<>();
+    for (Membership m : memberships) {
+      String id = m.conversationId().toString();
+      Long known = from.get(id);
+      if (known == null && m.leftSeq() != null) {
+        continue;
+      }
+      long start = known != null ? known : Math.max(m.joinedSeq() - 1, 0);
+      next.put(id, start + 1);
+      bound.put(id, m.leftSeq() == null ? m.lastSeq() : Math.min(m.leftSeq(), m.lastSeq()));
+    }
+    for (JsonObject item : items) {
+      String id = item.getString("conversationId");
+      Long expected = next.get(id);
+      if (expected == null) {
+        continue;
+      }
+      if (item.getLong("seq") != expected.longValue()) {
+        return false;
+      }
+      next.put(id, expected + 1);
+    }
+    for (Map.Entry<String, Long> e : next.entrySet()) {
+      if (e.getValue() <= bound.get(e.getKey())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private Future<JsonObject> resumed(String userId, JsonObject p, Map<String, Long> from, List<Membership> memberships,

@@ -43,7 +43,9 @@ final class DeliveryChecker {
     FOREIGN("an item of a conversation the client is not a member of"),
     SSE_NOT_200("an SSE open answered other than 200 (a browser EventSource gives up for good)"),
     SILENT_OPEN("a stream answered 200 / upgraded, then sent no 'connected' in time"),
-    NOT_RESUMED("a client with no open stream when the run converged");
+    NOT_RESUMED("a client with no open stream when the run converged"),
+    STALE_RESUME("an item committed after a database restore, delivered on a cursor from before it without"
+      + " resync_required (a silent skip or someone else's item)");
 
     final String meaning;
 
@@ -90,6 +92,10 @@ final class DeliveryChecker {
   private final Object lagLock = new Object();
   private long[] lags = new long[4096];
   private int lagCount;
+  /** Message ids known before a database restore ({@link #restoring}); null when none happened. */
+  private volatile Set<String> beforeRestore;
+  /** Clients that got resync_required after the restore, and when (nanos). */
+  private final Map<Integer, Long> resyncedAfterRestore = new ConcurrentHashMap<>();
 
   /** What one client has been given, per conversation. */
   private static final class Track {
@@ -100,6 +106,8 @@ final class DeliveryChecker {
     final Set<String> excused = new java.util.HashSet<>();
     /** The seqs of each conversation in the order the client's streams delivered them. */
     final Map<String, List<Long>> order = new HashMap<>();
+    /** Set by {@link #restoring}: what the client holds is of the database before the restore. */
+    boolean stale;
 
     Track(Set<String> conversations) {
       this.conversations = conversations;
@@ -250,6 +258,11 @@ final class DeliveryChecker {
         violation(Violation.FOREIGN, "client " + client + " got " + conv + "#" + seq + where);
         return;
       }
+      if (t.stale && messageId != null && beforeRestore != null && !beforeRestore.contains(messageId)) {
+        violation(Violation.STALE_RESUME, "client " + client + " got " + conv + "#" + seq + " " + messageId
+          + " before any resync_required after the restore" + where);
+        return;
+      }
       BitSet seen = t.stream.computeIfAbsent(conv, k -> new BitSet());
       long max = t.streamMax.getOrDefault(conv, 0L);
       if (seen.get((int) seq)) {
@@ -276,7 +289,61 @@ final class DeliveryChecker {
     Track t = tracks.get(client);
     synchronized (t) {
       t.excused.addAll(t.conversations);
+      if (t.stale) {
+        // The first resync after a restore: the client drops what it held (it may name items the
+        // database no longer has) and reloads its history from the start.
+        t.stale = false;
+        t.stream.clear();
+        t.history.clear();
+        t.streamMax.clear();
+        resyncedAfterRestore.put(client, now());
+      }
     }
+  }
+
+  // ---- a database restored from an older backup ----
+
+  /**
+   * The database is about to be restored from a backup (the senders have stopped): every client's
+   * holdings are of the old database until its next {@code resync_required}, and an item it is
+   * given before that which the checker has not seen yet is a {@link Violation#STALE_RESUME}.
+   */
+  void restoring() {
+    Set<String> known = ConcurrentHashMap.newKeySet();
+    known.addAll(messageAt.values());
+    acks.values().forEach(a -> known.add(a.messageId()));
+    beforeRestore = known;
+    for (Track t : tracks.values()) {
+      synchronized (t) {
+        t.stale = true;
+      }
+    }
+  }
+
+  /**
+   * The database is back with the backup's history, {@code lastSeqs} per conversation: the acks
+   * of sends acknowledged at or after {@code backupAt} (nanos) are lost by the restore and no
+   * longer judged (answers how many); those before must all be in the restored history, as the
+   * final judgement checks. The seqs above the restored ones may name other messages from now.
+   */
+  int restored(long backupAt, Map<String, Long> lastSeqs) {
+    int dropped = 0;
+    for (var it = acks.entrySet().iterator(); it.hasNext(); ) {
+      if (it.next().getValue().acked() >= backupAt) {
+        it.remove();
+        dropped++;
+      }
+    }
+    messageAt.keySet().removeIf(key -> {
+      int hash = key.lastIndexOf('#');
+      return Long.parseLong(key.substring(hash + 1)) > lastSeqs.getOrDefault(key.substring(0, hash), 0L);
+    });
+    return dropped;
+  }
+
+  /** Clients that got {@code resync_required} after {@link #restoring}, with when. */
+  Map<Integer, Long> resyncedAfterRestore() {
+    return Map.copyOf(resyncedAfterRestore);
   }
 
   /** A stream opened without a cursor after sending began: it starts at a snapshot, so may jump. */

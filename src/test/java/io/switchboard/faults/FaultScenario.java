@@ -219,6 +219,11 @@ abstract class FaultScenario {
     assertThat(checks).as(report).allMatch(c -> c.startsWith("PASS"));
   }
 
+  /** Every group's committed items now (read over REST), for a scenario's own checks. */
+  protected Map<String, TreeMap<Long, History>> committedNow() {
+    return readHistory();
+  }
+
   /** Every group's committed items, read over REST from a serving node as the groups' owner. */
   protected Map<String, TreeMap<Long, History>> readHistory() {
     String token = population.senders.get(0).token;

@@ -158,6 +158,21 @@ final class Population implements AutoCloseable {
     return sendingStarted;
   }
 
+  /**
+   * Replaces the stopped senders by new ones for the same users, whose {@code clientMessageId}s
+   * carry {@code era} so that none repeats an earlier one (after a database restore the server
+   * may no longer know them), and starts them.
+   */
+  void resumeSending(String era) {
+    List<Sender> next = new ArrayList<>();
+    for (Sender s : senders) {
+      next.add(new Sender(s.index, s.userId, s.home, groups, run + era, harness, checker));
+    }
+    senders.clear();
+    senders.addAll(next);
+    senders.forEach(Sender::start);
+  }
+
   /** Stops the senders, each after its send in flight is acknowledged or given up. */
   void stopSending() {
     List<Future<Void>> all = senders.stream().map(Sender::stop).toList();

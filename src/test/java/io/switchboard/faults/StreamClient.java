@@ -94,6 +94,14 @@ abstract class StreamClient {
   protected void onConnectedPayload(JsonObject payload) {
   }
 
+  /**
+   * Called on {@code resync_required}: the cursor's seqs are of a session that cannot be resumed
+   * (after a database restore they may even name other items), so a client that builds its
+   * cursor (WebSocket) starts again from {@code connected.cursor}.
+   */
+  protected void onResync() {
+  }
+
   /** Called for each durable item delivered on the stream (WebSocket: its cursor). */
   protected void onDurable(String conv, long seq) {
   }
@@ -282,6 +290,7 @@ abstract class StreamClient {
     switch (type) {
       case "connected" -> connected(payload);
       case "resync_required" -> {
+        onResync();
         checker.resync(index);
         reload("resync_required");
       }

@@ -127,6 +127,11 @@ final class WsStreamClient extends StreamClient {
   }
 
   @Override
+  protected void onResync() {
+    seen.clear();
+  }
+
+  @Override
   protected void onDurable(String conv, long seq) {
     seen.merge(conv.substring(0, 8), seq, Math::max);
   }

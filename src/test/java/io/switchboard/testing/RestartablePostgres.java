@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.function.Consumer;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -21,6 +23,7 @@ public final class RestartablePostgres implements AutoCloseable {
   private final int port;
   private final Consumer<EmbeddedPostgres.Builder> settings;
   private EmbeddedPostgres pg;
+  private final List<Path> backups = new ArrayList<>();
 
   private RestartablePostgres(Path dataDir, EmbeddedPostgres pg, Consumer<EmbeddedPostgres.Builder> settings) {
     this.dataDir = dataDir;
@@ -108,13 +111,93 @@ public final class RestartablePostgres implements AutoCloseable {
     }
   }
 
+  /**
+   * A file-level backup, as an operator takes one with the server down: stops the server, copies
+   * its data directory, starts it again. Answers the copy, which {@link #close()} deletes too.
+   */
+  public synchronized Path backup() {
+    stop();
+    try {
+      Path copy = Files.createTempDirectory(dataDir.getParent(), dataDir.getFileName() + "-backup");
+      backups.add(copy);
+      copyTree(dataDir, copy);
+      return copy;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      restart();
+    }
+  }
+
+  /**
+   * Restores a {@link #backup()}: stops the server, replaces its data directory by the copy and
+   * starts it again on the same port. Every write since the backup is gone.
+   */
+  public synchronized void restore(Path backup) {
+    stop();
+    try {
+      deleteTree(dataDir);
+      Files.createDirectories(dataDir);
+      copyTree(backup, dataDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    restart();
+  }
+
+  /** Runs one SQL statement (blocking, from a test thread); answers the number of rows it changed. */
+  public int execute(String sql, Object... params) {
+    EmbeddedPostgres server;
+    synchronized (this) {
+      server = pg;
+    }
+    if (server == null) {
+      throw new IllegalStateException("the server is stopped");
+    }
+    try (java.sql.Connection c = server.getPostgresDatabase().getConnection();
+         java.sql.PreparedStatement st = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        st.setObject(i + 1, params[i]);
+      }
+      return st.executeUpdate();
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+          // PostgreSQL refuses a data directory others may read (it must be 0700 or 0750).
+          Files.setPosixFilePermissions(target, Files.getPosixFilePermissions(p));
+        } else if (!p.getFileName().toString().equals("postmaster.pid")) {
+          Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+            java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
   @Override
   public synchronized void close() {
     stop();
-    try (Stream<Path> files = Files.walk(dataDir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException | UncheckedIOException e) {
-      // a temp directory left behind is harmless
+    List<Path> dirs = new ArrayList<>(backups);
+    dirs.add(dataDir);
+    for (Path dir : dirs) {
+      try {
+        deleteTree(dir);
+      } catch (IOException | UncheckedIOException e) {
+        // a temp directory left behind is harmless
+      }
     }
   }
 }

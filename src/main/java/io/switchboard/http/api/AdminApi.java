@@ -48,6 +48,8 @@ final class AdminApi {
       AdminVerticle.DISCONNECT, 200, c -> optionalBody(c).put("userId", c.pathParam("userId"))));
     router.post("/api/admin/revocations").handler(ctx -> run(ctx, Principal.BACKEND, AdminVerticle.REVOKE, 201,
       RestApi::body));
+    router.post("/api/admin/epoch").handler(ctx -> run(ctx, Principal.BACKEND, AdminVerticle.NEW_EPOCH, 200,
+      AdminApi::optionalBody));
     router.get("/api/admin/presence").handler(ctx -> run(ctx, Principal.BACKEND, AdminVerticle.PRESENCE, 200,
       c -> new JsonObject().put("userIds", new JsonArray(QueryParams.list(c.request().getParam("userIds"))))));
     router.post("/api/admin/conversations").handler(this::createConversation);
