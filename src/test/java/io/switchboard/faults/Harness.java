@@ -99,13 +99,14 @@ final class Harness implements AutoCloseable {
   }
 
   /**
-   * {@link #start(int, Map)} with node {@code i} in namespace {@code i} of {@code netns}: it runs
+   * {@link #start(int, Map)} with node {@code i} in namespace {@code i} of {@code netns} (when
+   * not null): it runs
    * under {@code ip netns exec}, binds HTTP, Hazelcast and the event bus on its namespace address,
    * lists the members' addresses, and reaches PostgreSQL (which also listens on the bridge)
    * through the bridge. The harness owns {@code netns} and deletes it on close.
    */
   static Harness start(int count, Map<String, String> extraEnv, Netns netns) {
-    return start(count, extraEnv, netns, pg -> pg.url(netns.hostAddress()));
+    return start(count, extraEnv, netns, netns == null ? RestartablePostgres::url : pg -> pg.url(netns.hostAddress()));
   }
 
   /**
