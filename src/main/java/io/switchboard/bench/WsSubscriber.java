@@ -49,12 +49,32 @@ final class WsSubscriber extends Subscriber {
       .onFailure(t -> result.tryComplete(rejected(t)))
       .onSuccess(ws -> {
         socket = ws;
-        ws.textMessageHandler(text -> onText(text, result));
-        ws.binaryMessageHandler(b -> onText(b.toString(StandardCharsets.UTF_8), result));
+        // Every frame (the server's pings too) shows the server is alive.
+        // Once a newer attempt has replaced this socket, what it still says (late messages, its
+        // close) is no longer this subscriber's.
+        ws.frameHandler(f -> {
+          if (socket == ws) {
+            heard();
+          }
+        });
+        ws.textMessageHandler(text -> {
+          if (socket == ws) {
+            onText(text, result);
+          }
+        });
+        ws.binaryMessageHandler(b -> {
+          if (socket == ws) {
+            onText(b.toString(StandardCharsets.UTF_8), result);
+          }
+        });
         ws.exceptionHandler(t -> {
           // a close follows
         });
         ws.closeHandler(v -> {
+          if (socket != ws) {
+            result.tryComplete(Attempt.failed("replaced"));
+            return;
+          }
           String why = "ws closed " + ws.closeStatusCode() + " " + (ws.closeReason() == null ? "" : ws.closeReason());
           if (result.future().isComplete()) {
             lost(why);
