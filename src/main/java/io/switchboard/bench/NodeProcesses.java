@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 final class NodeProcesses {
 
   private final RunContext ctx;
-  private final List<Process> processes = new ArrayList<>();
+  private final List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<URI> urls = new ArrayList<>();
   final Path dir;
   /** Kept when the nodes failed to start, so their logs can be read; otherwise removed at stop. */
@@ -36,6 +36,9 @@ final class NodeProcesses {
   private NodeProcesses(RunContext ctx, Path dir) {
     this.ctx = ctx;
     this.dir = dir;
+    // A bench ended by a signal must not leave its nodes running.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> processes.forEach(Process::destroyForcibly),
+      "bench-nodes-reaper"));
   }
 
   /**

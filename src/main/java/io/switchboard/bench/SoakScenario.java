@@ -428,7 +428,7 @@ final class SoakScenario {
     }).compose(v -> sampler.stop()).map(v -> {
       timers.forEach(ctx.vertx::cancelTimer);
       converging = false;
-      summary();
+      summary(sampler);
       return (Void) null;
     }).eventually(() -> {
       running = false;
@@ -735,7 +735,17 @@ final class SoakScenario {
     return done.future();
   }
 
-  private void summary() {
+  /** The machine's load average over the samples: min, median, max. */
+  private JsonObject loadSummary() {
+    double[] v;
+    synchronized (samples) {
+      v = samples.stream().mapToDouble(x -> x.getDouble("loadAverage", -1.0)).filter(x -> x >= 0).sorted().toArray();
+    }
+    return v.length == 0 ? new JsonObject()
+      : new JsonObject().put("min", v[0]).put("median", v[v.length / 2]).put("max", v[v.length - 1]);
+  }
+
+  private void summary(Sampler sampler) {
     long lost = 0;
     long dup = 0;
     long reordered = 0;
@@ -786,6 +796,8 @@ final class SoakScenario {
       .put("churns", churns.get()).put("reconnects", reconnects.get()).put("silentDrops", silentDrops.get())
       .put("nemeses", nemeses.size()).put("nemesesHealed", healedAll)
       .put("nemesisEvents", new JsonArray(new ArrayList<>(nemeses)))
+      .put("samplesSkipped", sampler.skipped.get())
+      .put("loadAverage", loadSummary())
       .put("series", series).put("allFlat", flat);
     ctx.log("%d sends, %d acknowledged (%d retries, %d never acknowledged); %d deliveries expected: lost %d, duplicates %d, reordered %d, resync_required %d -> checker %s",
       sends.get(), ackedCount.get(), sendRetries.get(), neverAcked.get(), deliveriesExpected, lost, dup, reordered, resyncs,
@@ -803,9 +815,12 @@ final class SoakScenario {
   // ---- the sampler ----------------------------------------------------------------------------
 
   /** Every {@code --sample-every} seconds, per node: heap after a full GC, fds, threads, RSS, pool wait queue, event-bus pending. */
-  private final class Sampler {
+  final class Sampler {
     private long timer = -1;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** A node whose previous sample is still being taken (jcmd is slow on a starved machine) is skipped. */
+    private final Set<Integer> busy = ConcurrentHashMap.newKeySet();
+    private final AtomicLong skipped = new AtomicLong();
 
     void start() {
       sample();
@@ -833,13 +848,18 @@ final class SoakScenario {
           continue;
         }
         int node = i;
+        if (!busy.add(node)) {
+          skipped.incrementAndGet();
+          continue;
+        }
         long pid = nodes.process(i).pid();
         URI u = ctx.nodes.get(i);
         inFlight.incrementAndGet();
         ctx.blocking(() -> {
           JsonObject s = ctx.line().put("record", "sample").put("transport", "sse+ws").put("t", t).put("node", node)
             .put("pid", pid).put("clientsLive", live);
-          s.put("fds", fds(pid)).put("threads", threads(pid)).put("rssBytes", ProcStats.rssBytes(pid));
+          s.put("fds", fds(pid)).put("threads", threads(pid)).put("rssBytes", ProcStats.rssBytes(pid))
+            .put("loadAverage", loadAverage());
           try {
             jcmd(pid, "GC.run");
             s.put("gcRun", true);
@@ -858,6 +878,7 @@ final class SoakScenario {
           }
           return s;
         }).otherwise(s)).onComplete(ar -> {
+          busy.remove(node);
           inFlight.decrementAndGet();
           if (ar.succeeded() && ar.result().getLong("fds", -1L) >= 0) {
             synchronized (samples) {
@@ -867,6 +888,15 @@ final class SoakScenario {
           }
         });
       }
+    }
+  }
+
+  /** The machine's 1-minute load average (the soak shares the cores with whatever else runs). */
+  static double loadAverage() {
+    try {
+      return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return -1;
     }
   }
 

@@ -194,7 +194,7 @@ class BenchTest {
   @DisplayName("soak: mixed traffic on two node processes, one kill -9 and restart; samples every few seconds, the checker clean")
   void soak() {
     List<JsonObject> lines = bench("soak", "--nodes", "2", "--clients", "8", "--senders", "2", "--rate", "6",
-      "--conversations", "3", "--duration", "20", "--nemesis-every", "10", "--sample-every", "3",
+      "--conversations", "3", "--duration", "20", "--nemesis-every", "10", "--sample-every", "5",
       "--db-url", TestDb.url(), "--node-heap", "384m", "--timeout", "120");
     JsonObject summary = lines.get(lines.size() - 1);
     assertThat(summary.getString("record")).as(summary.encode()).isNull();
