@@ -7,6 +7,7 @@
 #   bench/run.sh --quick              small sizes, a few minutes
 #   bench/run.sh --full               the issue's sizes (5 000 subscribers, 10 000 idle, ...), longer
 #   bench/run.sh --only fanout,send   some scenarios only
+#   bench/run.sh --only soak          the soak alone (SOAK_MINUTES=60 for the long one)
 #
 # It starts its own nginx (its own config, a loopback port, a run directory under a temporary
 # directory; the system nginx service is never touched) and its own Switchboard node (its own data
@@ -15,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JAR="$ROOT/target/switchboard.jar"
-SCENARIOS="fanout,latency,idle,send,cluster,storm,failover"
+SCENARIOS="fanout,latency,idle,send,cluster,storm,failover,soak"
 SIZE=standard
 NCHAN=1
 OUT=""
@@ -28,11 +29,13 @@ usage() {
   cat <<'EOF'
 options:
   --quick | --full     sizes (default: standard)
-  --only LIST          scenarios, comma-separated: fanout,latency,idle,send,cluster,storm,failover
+  --only LIST          scenarios, comma-separated: fanout,latency,idle,send,cluster,storm,failover,soak
   --no-nchan           Switchboard only
   --out FILE           where the JSON lines go (default: bench/results/run-<date>.jsonl)
   --keep               keep the temporary run directory (logs, configs)
-environment: JAVA_BENCH_OPTS (default -Xmx3g), JAVA_NODE_OPTS (default -Xmx3g)
+environment: JAVA_BENCH_OPTS (default -Xmx3g), JAVA_NODE_OPTS (default -Xmx3g),
+  SOAK_MINUTES (default 5: the soak's length; --quick 2), SOAK_NEMESIS_SECONDS (default 60, or 180
+  from 30 minutes on: time between two faults)
 EOF
 }
 
@@ -53,12 +56,17 @@ done
 # Sizes: subscribers x messages for fan-out, and the rest.
 case "$SIZE" in
   quick)    FAN_N=300;  FAN_M=200; POLL_M=50;  LAT_N=300;  LAT_M=100; IDLE_N=1000;  SEND_S=32; SEND_C=32; SEND_D=5
-            CL_N=$FAN_N; CL_M=$FAN_M; STORM_N=1000; FO_N=500;  FAN_TRANSPORTS="sse,ws"; TIMEOUT=90 ;;
+            CL_N=$FAN_N; CL_M=$FAN_M; STORM_N=1000; FO_N=500;  FAN_TRANSPORTS="sse,ws"; TIMEOUT=90; SOAK_DEFAULT=2 ;;
   standard) FAN_N=1000; FAN_M=500; POLL_M=100; LAT_N=1000; LAT_M=200; IDLE_N=5000;  SEND_S=64; SEND_C=64; SEND_D=10
-            CL_N=$FAN_N; CL_M=$FAN_M; STORM_N=5000; FO_N=2000; FAN_TRANSPORTS="sse,ws,sockjs,poll"; TIMEOUT=120 ;;
+            CL_N=$FAN_N; CL_M=$FAN_M; STORM_N=5000; FO_N=2000; FAN_TRANSPORTS="sse,ws,sockjs,poll"; TIMEOUT=120; SOAK_DEFAULT=5 ;;
   full)     FAN_N=5000; FAN_M=200; POLL_M=100; LAT_N=1000; LAT_M=400; IDLE_N=10000; SEND_S=64; SEND_C=64; SEND_D=20
-            CL_N=3000; CL_M=$FAN_M; STORM_N=5000; FO_N=5000; FAN_TRANSPORTS="sse,ws,sockjs,poll"; TIMEOUT=240 ;;
+            CL_N=3000; CL_M=$FAN_M; STORM_N=5000; FO_N=5000; FAN_TRANSPORTS="sse,ws,sockjs,poll"; TIMEOUT=240; SOAK_DEFAULT=5 ;;
 esac
+SOAK_MINUTES=${SOAK_MINUTES:-$SOAK_DEFAULT}
+# The soak starts its own nodes and PostgreSQL: alone, it needs neither Nchan nor the shared node.
+SB_NEEDED=1
+if [ "$SCENARIOS" = soak ]; then SB_NEEDED=0; NCHAN=0; fi
+if [ "$SOAK_MINUTES" -ge 30 ]; then SOAK_NEMESIS_SECONDS=${SOAK_NEMESIS_SECONDS:-180}; else SOAK_NEMESIS_SECONDS=${SOAK_NEMESIS_SECONDS:-60}; fi
 
 has() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 log() { echo "run.sh: $*" >&2; }
@@ -153,9 +161,10 @@ if [ "$NCHAN" = 1 ]; then
 fi
 
 # ---- Switchboard ----------------------------------------------------------------------------
+SECRET="bench-secret-$(date +%s)-$RANDOM$RANDOM-0123456789abcdef"
+if [ "$SB_NEEDED" = 1 ]; then
 SPORT=$(free_port)
 CPORT=$(free_port 3)
-SECRET="bench-secret-$(date +%s)-$RANDOM$RANDOM-0123456789abcdef"
 cat > "$WORK/switchboard.json" <<EOF
 {
   "http": {"port": $SPORT, "host": "127.0.0.1"},
@@ -181,6 +190,7 @@ PG_PID=$(sed -n 1p "$WORK/sb-data/postgres/postmaster.pid")
 DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 log "Switchboard: node $SB_PID on $SB_URL ($CORES event loops), PostgreSQL $PG_PID on port $PG_PORT"
 SB_ARGS=(--target switchboard --url "$SB_URL" --pid "$SB_PID" --jwt-secret "$SECRET")
+fi
 log "results: $RESULTS"
 
 # ---- scenarios ------------------------------------------------------------------------------
@@ -263,6 +273,10 @@ if has storm; then
 fi
 if has failover; then
   bench failover --transport sse --clients "$FO_N" --nodes 2 --db-url "$DB_URL" --node-heap 1g --jwt-secret "$SECRET"
+fi
+if has soak; then
+  # Its own three nodes and its own PostgreSQL (no --db-url): the nemesis restarts that database too.
+  bench soak --duration $(( SOAK_MINUTES * 60 )) --nemesis-every "$SOAK_NEMESIS_SECONDS" --node-heap 1g
 fi
 
 log "done in $(( $(date +%s) - STARTED )) s; results in $RESULTS"

@@ -29,6 +29,8 @@ public final class Bench {
       cluster   fan-out with subscribers over several nodes, publishes on the first
       storm     N clients (distinct users, --per-client groups each) open at once; all must get in and receive
       failover  N clients over --nodes node processes, kill -9 of the one holding half; all resume, nothing lost
+      soak      mixed traffic on 3 node processes for --duration s, a nemesis every --nemesis-every s
+                (kill -9, SIGSTOP, SIGTERM, PostgreSQL restart); heap, fds, threads, pool and bus every --sample-every s
     target:
       --target switchboard (default) --url http://127.0.0.1:8080[,http://...]  [--jwt-secret S] [--api-key dev-key]
       --target NAME --pub 'http://host:port/pub?id={channel}' --sub 'http://host:port/sub?id={channel}'
@@ -37,7 +39,9 @@ public final class Bench {
       --window W  --size BYTES  --channel topic|conversation  --pid P[,P]  --pid-tree P[,P]  --no-heap
       --sources K (127.0.0.10..)  --open-concurrency C  --timeout S (per run)  --warmup K  --runs R  --label TEXT
       --senders S --conversations C --duration S (send)  --per-client P --group-size G (storm, failover)
-      --spawn|--nodes N --db-url URL --node-heap 768m (cluster, failover)  --hold S (idle)""";
+      --spawn|--nodes N --db-url URL --node-heap 768m (cluster, failover, soak)  --hold S (idle)
+      --duration S --nemesis-every S --sample-every S --senders S --rate R --conversations C (soak; without
+        --db-url the soak starts its own PostgreSQL, so that it can restart it)""";
 
   private Bench() {
   }
@@ -82,7 +86,8 @@ public final class Bench {
 
   /** The longest a whole invocation may take: every phase's timeout, plus setup. */
   static long bound(BenchOptions o) {
-    return (long) o.timeoutSeconds * (o.warmup + o.runs + 2) + 600;
+    return (long) o.timeoutSeconds * (o.warmup + o.runs + 2) + 600
+      + ("soak".equals(o.scenario) ? o.durationSeconds + 900L : 0);
   }
 
   /** Parses and runs; JSON lines go to {@code out}. */
@@ -106,6 +111,7 @@ public final class Bench {
         case "send" -> SendScenario.run(ctx);
         case "storm" -> StormScenario.run(ctx);
         case "failover" -> FailoverScenario.run(ctx);
+        case "soak" -> SoakScenario.run(ctx);
         default -> Future.failedFuture("unknown scenario " + o.scenario);
       };
     } catch (RuntimeException e) {

@@ -13,7 +13,8 @@ import java.util.Set;
 final class BenchOptions {
 
   /** The scenarios, in the order {@code bench/run.sh} runs them. */
-  static final List<String> SCENARIOS = List.of("fanout", "latency", "idle", "send", "cluster", "storm", "failover");
+  static final List<String> SCENARIOS = List.of("fanout", "latency", "idle", "send", "cluster", "storm", "failover",
+    "soak");
 
   String scenario;
   /** {@code switchboard}, or the name of a template target (e.g. {@code nchan}). */
@@ -60,6 +61,9 @@ final class BenchOptions {
   boolean gzip;
   /** Seconds to hold idle connections open before measuring. */
   int holdSeconds = 2;
+  // soak
+  int nemesisEverySeconds = 60;
+  int sampleEverySeconds = 10;
 
   /** Parses {@code bench <scenario> [options]}; throws {@link IllegalArgumentException} with a clear reason. */
   static BenchOptions parse(List<String> args) {
@@ -116,7 +120,9 @@ final class BenchOptions {
         case "--label" -> o.label = v;
         case "--senders" -> o.senders = bounded(a, v, 1, 2000);
         case "--conversations" -> o.conversations = bounded(a, v, 1, 2000);
-        case "--duration" -> o.durationSeconds = bounded(a, v, 1, 3600);
+        case "--duration" -> o.durationSeconds = bounded(a, v, 1, 86_400);
+        case "--nemesis-every" -> o.nemesisEverySeconds = bounded(a, v, 0, 86_400);
+        case "--sample-every" -> o.sampleEverySeconds = bounded(a, v, 1, 3600);
         case "--per-client" -> o.perClient = bounded(a, v, 1, 100);
         case "--group-size" -> o.groupSize = bounded(a, v, 2, 500);
         case "--spawn", "--nodes" -> o.spawn = bounded(a, v, 0, 5);
@@ -164,6 +170,16 @@ final class BenchOptions {
         perClient = 2;
         timeoutSeconds = 180;
       }
+      case "soak" -> {
+        count = 200;
+        spawn = 3;
+        senders = 20;
+        rate = 20;
+        conversations = 20;
+        perClient = 2;
+        durationSeconds = 300;
+        timeoutSeconds = 180;
+      }
       default -> {
       }
     }
@@ -195,6 +211,9 @@ final class BenchOptions {
       if (transport != Transport.SSE && transport != Transport.WS) {
         throw new IllegalArgumentException("failover resumes SSE or WebSocket clients (--transport sse|ws)");
       }
+    }
+    if (scenario.equals("soak") && spawn < 2) {
+      throw new IllegalArgumentException("soak needs --nodes 2 or more (3 by default)");
     }
     if (scenario.equals("cluster") && urls.size() == 1 && spawn < 2) {
       throw new IllegalArgumentException("cluster needs several nodes: --url A,B,C (with their --pid) or --spawn 3 --db-url URL");

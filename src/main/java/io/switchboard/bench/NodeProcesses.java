@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 final class NodeProcesses {
 
   private final RunContext ctx;
-  private final List<Process> processes = new ArrayList<>();
+  private final List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<URI> urls = new ArrayList<>();
   final Path dir;
   /** Kept when the nodes failed to start, so their logs can be read; otherwise removed at stop. */
@@ -36,6 +36,9 @@ final class NodeProcesses {
   private NodeProcesses(RunContext ctx, Path dir) {
     this.ctx = ctx;
     this.dir = dir;
+    // A bench ended by a signal must not leave its nodes running.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> processes.forEach(Process::destroyForcibly),
+      "bench-nodes-reaper"));
   }
 
   /**
@@ -44,7 +47,13 @@ final class NodeProcesses {
    * answers {@code /api/health} in a cluster of {@code n}.
    */
   static Future<NodeProcesses> start(RunContext ctx, int n) {
+    return start(ctx, n, Map.of());
+  }
+
+  /** The same, each node with these {@code SWITCHBOARD_*} variables on top (e.g. shorter heartbeats). */
+  static Future<NodeProcesses> start(RunContext ctx, int n, Map<String, String> extraEnv) {
     return ctx.blocking(() -> new NodeProcesses(ctx, Files.createTempDirectory("sb-bench-nodes"))).compose(nodes -> {
+      nodes.extraEnv.putAll(extraEnv);
       Future<Void> chain = Future.succeededFuture();
       for (int i = 0; i < n; i++) {
         int k = i;
@@ -66,6 +75,7 @@ final class NodeProcesses {
   private String cluster;
   private int base;
   private JsonArray members;
+  private final Map<String, String> extraEnv = new java.util.LinkedHashMap<>();
 
   private void launch(int i, int n) throws IOException {
     if (cluster == null) {
@@ -81,19 +91,22 @@ final class NodeProcesses {
     for (String part : System.getProperty("java.class.path").split(File.pathSeparator)) {
       classPath.add(Path.of(part).toAbsolutePath().toString());
     }
-    int port = freePort();
+    // A restarted node keeps its HTTP port, so that its clients' addresses stay valid.
+    int port = i < urls.size() ? Tokens.port(urls.get(i)) : freePort();
     Path data = Files.createDirectories(dir.resolve("node-" + i));
     ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx" + ctx.o.nodeHeap, "-cp",
       String.join(File.pathSeparator, classPath), "io.switchboard.Main")
       .directory(data.toFile())
       .redirectErrorStream(true)
-      .redirectOutput(dir.resolve("node-" + i + ".log").toFile())
+      .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node-" + i + ".log").toFile()))
       .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
     env.put("SWITCHBOARD_HTTP_PORT", String.valueOf(port));
     env.put("SWITCHBOARD_HTTP_HOST", "127.0.0.1");
-    env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+    if (ctx.o.dbUrl != null) {
+      env.put("SWITCHBOARD_DB_URL", ctx.o.dbUrl);
+    }
     // A busy machine can take more than the default 5 s to hand out a first connection, and a
     // pool wait that times out while the node starts has been seen to leave the start hanging.
     env.put("SWITCHBOARD_DB_CONNECTTIMEOUTSECONDS", "30");
@@ -106,8 +119,14 @@ final class NodeProcesses {
     if (ctx.o.jwtSecret != null) {
       env.put("SWITCHBOARD_AUTH_JWTSECRET", ctx.o.jwtSecret);
     }
-    processes.add(pb.start());
-    urls.add(URI.create("http://127.0.0.1:" + port));
+    env.putAll(extraEnv);
+    Process process = pb.start();
+    if (i < processes.size()) {
+      processes.set(i, process);
+    } else {
+      processes.add(process);
+      urls.add(URI.create("http://127.0.0.1:" + port));
+    }
     ctx.log("starting node %d of %d (pid %d, %s)", i + 1, n, processes.get(i).pid(), urls.get(i));
   }
 
@@ -156,6 +175,48 @@ final class NodeProcesses {
   /** {@code kill -9} of node {@code i}. */
   void kill(int i) {
     processes.get(i).destroyForcibly();
+  }
+
+  /** The process of node {@code i} (a restarted node's newest one). */
+  Process process(int i) {
+    return processes.get(i);
+  }
+
+  /** SIGTERM of node {@code i} (its graceful shutdown), without waiting. */
+  void term(int i) {
+    processes.get(i).destroy();
+  }
+
+  /** {@code kill -STOP} ({@code stop == true}) or {@code kill -CONT} of node {@code i}, by its pid. Blocking. */
+  void freeze(int i, boolean stop) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("kill", stop ? "-STOP" : "-CONT", String.valueOf(processes.get(i).pid()))
+      .redirectErrorStream(true).start();
+    if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IOException("kill " + (stop ? "-STOP " : "-CONT ") + processes.get(i).pid() + " failed");
+    }
+  }
+
+  /**
+   * Starts node {@code i} again (its process must have exited) on the same HTTP port, data
+   * directory and cluster, and waits until it serves in a cluster of {@code n}. Its log goes on.
+   */
+  Future<Void> restart(int i, int n) {
+    return ctx.blocking(() -> {
+      if (processes.get(i).isAlive()) {
+        throw new IllegalStateException("node " + i + " is still running");
+      }
+      launch(i, n);
+      return null;
+    }).compose(v -> awaitNode(i, n, System.nanoTime() + START_NANOS));
+  }
+
+  /** True when node {@code i} answers {@code /api/health} in a cluster of {@code n}, once, now. */
+  Future<Boolean> healthy(int i, int n) {
+    if (!processes.get(i).isAlive()) {
+      return Future.succeededFuture(false);
+    }
+    return new SbApi(ctx.clients, urls.get(i)).health().map(h -> h.getInteger("clusterSize", 0) == n)
+      .otherwise(false);
   }
 
   /** SIGTERM to every node still running, SIGKILL to those still there after 30 s. */

@@ -59,7 +59,8 @@ final class Report {
         pgbench.add(j);
         continue;
       }
-      if (j.getBoolean("warmup", false) || j.getString("scenario") == null) {
+      // Soak samples and nemesis events are the series behind a summary line, not runs.
+      if (j.getBoolean("warmup", false) || j.getString("scenario") == null || j.getString("record") != null) {
         continue;
       }
       byKey.computeIfAbsent(key(j), k -> new LinkedHashMap<>())
@@ -97,6 +98,8 @@ final class Report {
       case "send" -> s + " " + j.getInteger("senders") + "x" + j.getInteger("conversations");
       case "storm" -> s + "-" + t + " " + j.getInteger("clients") + "x" + j.getInteger("conversationsPerClient");
       case "failover" -> s + "-" + t + " " + j.getInteger("clients") + " on " + j.getInteger("nodes") + " nodes";
+      case "soak" -> s + " " + j.getInteger("clients") + " clients on " + j.getInteger("nodes") + " nodes, "
+        + j.getInteger("durationSeconds") + " s";
       default -> s;
     };
   }
@@ -109,6 +112,7 @@ final class Report {
       case "send" -> j -> num(j, "sendsPerSecond");
       case "storm" -> j -> num(j, "secondsToLastConnected");
       case "failover" -> j -> num(j, "secondsToAllResumed");
+      case "soak" -> j -> num(j, "lost");
       default -> j -> 0.0;
     };
   }
@@ -146,6 +150,10 @@ final class Report {
       case "failover" -> f("%d/%d resumed in %s s; %d acknowledged sends: lost %d, duplicates %d, reordered %d, resync_required %d",
         j.getInteger("resumed"), j.getInteger("victims"), fmt(num(j, "secondsToAllResumed")), j.getLong("acknowledged"),
         j.getLong("lost"), j.getLong("duplicates"), j.getLong("reordered"), j.getLong("resyncs"));
+      case "soak" -> f("checker %s: %d acknowledged sends, %d deliveries: lost %d, duplicates %d, reordered %d, resync_required %d; %d/%d nemeses healed; series %s",
+        j.getString("checker"), j.getLong("acknowledged"), j.getLong("deliveriesExpected"), j.getLong("lost"),
+        j.getLong("duplicates"), j.getLong("reordered"), j.getLong("resyncs"), j.getLong("nemesesHealed"),
+        j.getLong("nemeses"), j.getBoolean("allFlat", false) ? "flat" : "NOT all flat");
       default -> j.encode();
     };
   }

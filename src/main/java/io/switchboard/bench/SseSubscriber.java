@@ -48,7 +48,7 @@ final class SseSubscriber extends Subscriber {
         return req.send();
       })
       .onFailure(t -> result.tryComplete(Attempt.failed("connect: " + t.getMessage())))
-      .onSuccess(resp -> onResponse(resp, result));
+      .onSuccess(resp -> onResponse(resp, request, result));
     return result.future();
   }
 
@@ -60,7 +60,11 @@ final class SseSubscriber extends Subscriber {
     return "/api/events" + (topic == null ? "" : "?topics=" + URLEncoder.encode(topic, StandardCharsets.UTF_8));
   }
 
-  private void onResponse(HttpClientResponse resp, Promise<Attempt> result) {
+  /**
+   * {@code mine} is the request of this attempt: once a newer attempt has replaced it, what its
+   * stream still says (late events, its end) is no longer this subscriber's.
+   */
+  private void onResponse(HttpClientResponse resp, HttpClientRequest mine, Promise<Attempt> result) {
     int status = resp.statusCode();
     if (status != 200) {
       long delay = retryAfter(resp.getHeader("Retry-After"), -1);
@@ -82,6 +86,9 @@ final class SseSubscriber extends Subscriber {
     SseParser parser = new SseParser(new SseParser.Handler() {
       @Override
       public void event(String id, String type, String data) {
+        if (request != mine) {
+          return;
+        }
         if (id != null) {
           cursor = id;
         }
@@ -107,9 +114,12 @@ final class SseSubscriber extends Subscriber {
         retry[0] = millis;
       }
     });
-    resp.handler(parser::feed);
-    resp.exceptionHandler(t -> ended(result, unavailable[0], retry[0], "stream error: " + t.getMessage()));
-    resp.endHandler(v -> ended(result, unavailable[0], retry[0], "stream ended"));
+    resp.handler(b -> {
+      heard();
+      parser.feed(b);
+    });
+    resp.exceptionHandler(t -> ended(mine, result, unavailable[0], retry[0], "stream error: " + t.getMessage()));
+    resp.endHandler(v -> ended(mine, result, unavailable[0], retry[0], "stream ended"));
     if (!switchboard) {
       result.tryComplete(Attempt.connected());
     }
@@ -126,7 +136,13 @@ final class SseSubscriber extends Subscriber {
     }
   }
 
-  private void ended(Promise<Attempt> result, long unavailable, long retry, String why) {
+  private void ended(HttpClientRequest mine, Promise<Attempt> result, long unavailable, long retry, String why) {
+    if (request != mine) {
+      if (mine.connection() != null) {
+        mine.connection().close();
+      }
+      return;
+    }
     dropConnection();
     if (result.future().isComplete()) {
       lost(why);

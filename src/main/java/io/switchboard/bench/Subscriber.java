@@ -79,6 +79,8 @@ abstract class Subscriber {
   volatile boolean live;
   /** The bench closed it: no listener call, no retry. */
   volatile boolean closing;
+  /** When the server was last heard on the open stream (any bytes, SSE heartbeats, WebSocket pings). */
+  volatile long heardNanos = System.nanoTime();
 
   Subscriber(Spec spec, int index) {
     this.index = index;
@@ -147,6 +149,7 @@ abstract class Subscriber {
       }
       switch (a.kind()) {
         case CONNECTED -> {
+          heard();
           live = true;
           stats.connected();
           done.tryComplete();
@@ -191,6 +194,21 @@ abstract class Subscriber {
   }
 
   protected abstract void doClose();
+
+  /**
+   * Cuts an open stream as a careful client does when its server has gone silent: the listener
+   * hears of it as of any other loss (and may resume elsewhere).
+   */
+  final void drop() {
+    if (live && !closing) {
+      doClose();
+    }
+  }
+
+  /** Called by implementations on anything received. */
+  protected final void heard() {
+    heardNanos = System.nanoTime();
+  }
 
   /** Called by implementations when an open stream ends without the bench asking. */
   protected final void lost(String reason) {

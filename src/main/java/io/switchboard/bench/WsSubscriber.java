@@ -17,7 +17,7 @@ import java.util.Map;
  * A WebSocket subscriber. Switchboard: {@code /api/ws} with the token in {@code Authorization},
  * open at {@code connected} (then {@code subscribe} to the topic, open at {@code subscribed}); a
  * close 1013 (delay in the reason) or a 503 / 429 upgrade answer is the server's "try again". A
- * WebSocket client keeps its own cursor (README, "Resume and cursors"): the session of its last
+ * WebSocket client keeps its own cursor (README, "Resume and cursors"): the cursor of its last
  * {@code connected} and the last seq of each conversation since. A template target: open once
  * upgraded.
  */
@@ -49,12 +49,32 @@ final class WsSubscriber extends Subscriber {
       .onFailure(t -> result.tryComplete(rejected(t)))
       .onSuccess(ws -> {
         socket = ws;
-        ws.textMessageHandler(text -> onText(text, result));
-        ws.binaryMessageHandler(b -> onText(b.toString(StandardCharsets.UTF_8), result));
+        // Every frame (the server's pings too) shows the server is alive.
+        // Once a newer attempt has replaced this socket, what it still says (late messages, its
+        // close) is no longer this subscriber's.
+        ws.frameHandler(f -> {
+          if (socket == ws) {
+            heard();
+          }
+        });
+        ws.textMessageHandler(text -> {
+          if (socket == ws) {
+            onText(text, result);
+          }
+        });
+        ws.binaryMessageHandler(b -> {
+          if (socket == ws) {
+            onText(b.toString(StandardCharsets.UTF_8), result);
+          }
+        });
         ws.exceptionHandler(t -> {
           // a close follows
         });
         ws.closeHandler(v -> {
+          if (socket != ws) {
+            result.tryComplete(Attempt.failed("replaced"));
+            return;
+          }
           String why = "ws closed " + ws.closeStatusCode() + " " + (ws.closeReason() == null ? "" : ws.closeReason());
           if (result.future().isComplete()) {
             lost(why);
@@ -135,8 +155,7 @@ final class WsSubscriber extends Subscriber {
       return;
     }
     if ("connected".equals(type)) {
-      sessionId = env.getJsonObject("payload", new JsonObject()).getString("sessionId");
-      positions.clear();
+      adopt(env.getJsonObject("payload", new JsonObject()));
       cursor = cursor();
       if (topic == null) {
         result.tryComplete(Attempt.connected());
@@ -158,13 +177,39 @@ final class WsSubscriber extends Subscriber {
     }
   }
 
+  /**
+   * Takes over the cursor of {@code connected} (PROTOCOL "WebSocket"): {@code <sessionId>.<p>:<seq>,…}.
+   * A resumed stream keeps the session its cursor named and its positions; a client that kept the
+   * session id alone would, on its next resume, send no position for a conversation quiet since,
+   * and be replayed that conversation again from the session's start.
+   */
+  private void adopt(JsonObject connected) {
+    String c = connected.getString("cursor");
+    positions.clear();
+    int dot = c == null ? -1 : c.indexOf('.');
+    if (dot < 0) {
+      sessionId = connected.getString("sessionId");
+      return;
+    }
+    sessionId = c.substring(0, dot);
+    for (String entry : c.substring(dot + 1).split(",")) {
+      int colon = entry.indexOf(':');
+      if (colon > 0) {
+        try {
+          positions.put(entry.substring(0, colon), Long.parseLong(entry.substring(colon + 1)));
+        } catch (NumberFormatException e) {
+          // not a position: left out
+        }
+      }
+    }
+  }
+
   /** Keeps the cursor: the last seq delivered per conversation on this session. */
   private void track(JsonObject env) {
     JsonObject p = env.getJsonObject("payload");
     if (p == null || "connected".equals(type(env))) {
       if (p != null && p.getString("sessionId") != null) {
-        sessionId = p.getString("sessionId");
-        positions.clear();
+        adopt(p);
       }
       return;
     }

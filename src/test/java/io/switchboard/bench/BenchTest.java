@@ -190,6 +190,72 @@ class BenchTest {
     assertThat(j.getLong("reordered")).isZero();
   }
 
+  @Test
+  @DisplayName("soak: mixed traffic on two node processes, one kill -9 and restart; samples every few seconds, the checker clean")
+  void soak() {
+    List<JsonObject> lines = bench("soak", "--nodes", "2", "--clients", "8", "--senders", "2", "--rate", "6",
+      "--conversations", "3", "--duration", "20", "--nemesis-every", "10", "--sample-every", "5",
+      "--db-url", TestDb.url(), "--node-heap", "384m", "--timeout", "120");
+    JsonObject summary = lines.get(lines.size() - 1);
+    assertThat(summary.getString("record")).as(summary.encode()).isNull();
+    assertThat(summary.getString("checker")).as(summary.encode()).isEqualTo("clean");
+    assertThat(summary.getLong("acknowledged")).isPositive();
+    assertThat(summary.getLong("deliveriesExpected")).isPositive();
+    assertThat(summary.getLong("lost")).isZero();
+    assertThat(summary.getLong("duplicates")).isZero();
+    assertThat(summary.getLong("reordered")).isZero();
+    assertThat(summary.getLong("typing")).isPositive();
+    assertThat(summary.getLong("churns")).isPositive();
+    // The rotation starts with kill -9; the second fault would fall after the end. With --db-url
+    // the PostgreSQL restart is skipped, saying so.
+    List<JsonObject> faults = lines.stream().filter(j -> "nemesis".equals(j.getString("record"))).toList();
+    assertThat(faults).hasSize(1);
+    assertThat(faults.get(0).getString("kind")).isEqualTo("kill");
+    assertThat(faults.get(0).getBoolean("healed")).as(faults.get(0).encode()).isTrue();
+    assertThat(faults.get(0).getLong("clientsResumed")).isEqualTo(8);
+    List<JsonObject> samples = lines.stream().filter(j -> "sample".equals(j.getString("record"))).toList();
+    assertThat(samples).extracting(j -> j.getInteger("node")).contains(0, 1);
+    assertThat(samples).allSatisfy(j -> assertThat(j.fieldNames()).contains("t", "pid", "fds", "threads", "rssBytes"));
+    assertThat(samples).anySatisfy(j -> {
+      assertThat(j.getLong("heapAfterGcBytes")).isPositive();
+      assertThat(j.getLong("poolWaitQueue")).isNotNull();
+      assertThat(j.getLong("eventBusPending")).isNotNull();
+    });
+    assertThat(summary.getJsonObject("series").fieldNames()).contains("heapAfterGcBytes", "fds", "threads", "allFlat");
+  }
+
+  @Test
+  @DisplayName("soak series: a series growing past its bound is not flat, one that only wobbles is; Prometheus samples are summed by label")
+  void soakFlatness() {
+    List<JsonObject> samples = new ArrayList<>();
+    for (int t = 0; t < 40; t++) {
+      samples.add(new JsonObject().put("t", (double) t * 10).put("node", 0).put("fds", 200 + t % 3)
+        .put("threads", 90 + 2 * t).put("heapAfterGcBytes", (30L << 20) + (t % 2) * (1L << 20)));
+    }
+    JsonObject series = SoakScenario.Flatness.judge(samples, 1);
+    assertThat(series.getJsonObject("fds").getBoolean("flat")).isTrue();
+    assertThat(series.getJsonObject("heapAfterGcBytes").getBoolean("flat")).isTrue();
+    assertThat(series.getJsonObject("threads").getBoolean("flat")).isFalse();
+    assertThat(series.getBoolean("allFlat")).isFalse();
+    String metrics = """
+      # HELP vertx_pool_queue_pending Number of pending elements in the waiting queue
+      vertx_pool_queue_pending{pool_name="pg",pool_type="sql"} 3.0
+      vertx_pool_queue_pending{pool_name="vert.x-worker-thread",pool_type="worker"} 7.0
+      vertx_eventbus_pending{side="local"} 2.0
+      vertx_eventbus_pending{side="remote"} 5.0
+      vertx_eventbus_pending_total 99.0
+      """;
+    assertThat(SoakScenario.Prom.sum(metrics, "vertx_pool_queue_pending", "pool_type=\"sql\"")).isEqualTo(3.0);
+    assertThat(SoakScenario.Prom.sum(metrics, "vertx_eventbus_pending", null)).isEqualTo(7.0);
+    JsonObject line = new JsonObject().put("scenario", "soak").put("target", "switchboard").put("clients", 200)
+      .put("nodes", 3).put("durationSeconds", 300).put("checker", "clean").put("acknowledged", 6000)
+      .put("deliveriesExpected", 120000).put("lost", 0).put("duplicates", 0).put("reordered", 0).put("resyncs", 0)
+      .put("nemeses", 4).put("nemesesHealed", 4).put("allFlat", true);
+    List<String> out = Report.render(List.of(line, samples.get(0).copy().put("scenario", "soak").put("record", "sample")));
+    assertThat(out).containsExactly("soak 200 clients on 3 nodes, 300 s: switchboard checker clean: 6000 acknowledged sends, "
+      + "120000 deliveries: lost 0, duplicates 0, reordered 0, resync_required 0; 4/4 nemeses healed; series flat");
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"sse", "ws", "poll"})
   @DisplayName("a template target (Nchan) is measured by the same client with the same counting")
