@@ -237,6 +237,18 @@ class BenchTest {
     assertThat(series.getJsonObject("heapAfterGcBytes").getBoolean("flat")).isTrue();
     assertThat(series.getJsonObject("threads").getBoolean("flat")).isFalse();
     assertThat(series.getBoolean("allFlat")).isFalse();
+    // Descriptors are judged on the nodes' sum: clients moving from node 0 to node 1 is no leak,
+    // the sum growing is.
+    List<JsonObject> moving = new ArrayList<>();
+    List<JsonObject> leaking = new ArrayList<>();
+    for (int t = 0; t < 40; t++) {
+      moving.add(new JsonObject().put("t", (double) t * 10).put("node", 0).put("fds", 300 - 3 * t));
+      moving.add(new JsonObject().put("t", (double) t * 10).put("node", 1).put("fds", 180 + 3 * t));
+      leaking.add(new JsonObject().put("t", (double) t * 10).put("node", 0).put("fds", 200));
+      leaking.add(new JsonObject().put("t", (double) t * 10).put("node", 1).put("fds", 200 + 3 * t));
+    }
+    assertThat(SoakScenario.Flatness.judge(moving, 2).getJsonObject("fds").getBoolean("flat")).isTrue();
+    assertThat(SoakScenario.Flatness.judge(leaking, 2).getJsonObject("fds").getBoolean("flat")).isFalse();
     String metrics = """
       # HELP vertx_pool_queue_pending Number of pending elements in the waiting queue
       vertx_pool_queue_pending{pool_name="pg",pool_type="sql"} 3.0
