@@ -245,7 +245,7 @@ class BenchTest {
       moving.add(new JsonObject().put("t", (double) t * 10).put("node", 0).put("fds", 300 - 3 * t));
       moving.add(new JsonObject().put("t", (double) t * 10).put("node", 1).put("fds", 180 + 3 * t));
       leaking.add(new JsonObject().put("t", (double) t * 10).put("node", 0).put("fds", 200));
-      leaking.add(new JsonObject().put("t", (double) t * 10).put("node", 1).put("fds", 200 + 3 * t));
+      leaking.add(new JsonObject().put("t", (double) t * 10).put("node", 1).put("fds", 200 + 5 * t));
     }
     assertThat(SoakScenario.Flatness.judge(moving, 2).getJsonObject("fds").getBoolean("flat")).isTrue();
     assertThat(SoakScenario.Flatness.judge(leaking, 2).getJsonObject("fds").getBoolean("flat")).isFalse();
