@@ -7,6 +7,9 @@ import io.switchboard.testing.SwitchboardProcess;
 import io.switchboard.testing.TestNodes;
 import io.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -68,8 +71,24 @@ class DnsDiscoveryTest {
     awaitMembers(firstManager, 2);
     awaitMembers(secondManager, 2);
     assertThat(secondManager.getNodeInfo().port()).as("event-bus port of the second").isEqualTo(busPort);
-    second.eventBus().<String>consumer(Addresses.node(secondManager.getNodeId()), m -> m.reply("pong:" + m.body()));
-    String reply = await(first.eventBus().<String>request(Addresses.node(secondManager.getNodeId()), "ping")).body();
+    String address = Addresses.node(secondManager.getNodeId());
+    await(second.eventBus().<String>consumer(address, m -> m.reply("pong:" + m.body())).completion());
+    // The registration reaches the first node's view of the subscriptions a moment after it
+    // completed on the second: ask until it answers (no handlers yet is the only failure allowed).
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    String reply = null;
+    while (reply == null) {
+      try {
+        reply = await(first.eventBus().<String>request(address, "ping", new DeliveryOptions().setSendTimeout(5000))).body();
+      } catch (RuntimeException e) {
+        if (!(e.getCause() instanceof ReplyException r && r.failureType() == ReplyFailure.NO_HANDLERS)
+          && !(e instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS)
+          || System.nanoTime() > deadline) {
+          throw e;
+        }
+        await(first.timer(100));
+      }
+    }
     assertThat(reply).isEqualTo("pong:ping");
   }
 
