@@ -79,7 +79,9 @@ public final class EpochWatch {
     // identity is compared at the start and every period.
     check(conn, "a new connection to PostgreSQL", false).onComplete(ar -> {
       if (ar.failed()) {
-        LOG.debug("epoch check on a new connection failed: {}", ar.cause().toString());
+        // The connection is used all the same (the periodic check runs again within 5 s), but an
+        // operator must see that a check was skipped: it is what notices a restored database.
+        LOG.warn("epoch check on a new connection failed; the periodic check will try again: {}", ar.cause().toString());
       }
       conn.close();
     });
@@ -252,6 +254,9 @@ public final class EpochWatch {
       }));
   }
 
+  /** Whether an unwritable data dir was reported already (once per node, not once per check). */
+  private final java.util.concurrent.atomic.AtomicBoolean persistWarned = new java.util.concurrent.atomic.AtomicBoolean();
+
   /** Writes this node's mark to its data dir (a restart of the whole cluster keeps it). */
   private Future<Void> persist() {
     JsonObject saved = new JsonObject()
@@ -264,7 +269,12 @@ public final class EpochWatch {
     return vertx.fileSystem().mkdirs(file.getParent().toString())
       .compose(v -> vertx.fileSystem().writeFile(file.toString(), Buffer.buffer(saved.encodePrettily())))
       .recover(t -> {
-        LOG.debug("cannot write {}: {}", file, t.toString());
+        if (persistWarned.compareAndSet(false, true)) {
+          LOG.warn("cannot write {} ({}): a restore made while every node is down will not be noticed;"
+            + " give data.dir a writable directory", file, t.toString());
+        } else {
+          LOG.debug("cannot write {}: {}", file, t.toString());
+        }
         return Future.succeededFuture();
       });
   }
