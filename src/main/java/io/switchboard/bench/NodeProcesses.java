@@ -250,7 +250,23 @@ final class NodeProcesses {
     }
   }
 
+  /**
+   * A free port for a node's HTTP server in 30000–32767, below Linux's ephemeral range: a port
+   * the kernel hands out for {@code bind(0)} is also what it hands to the next outgoing connection,
+   * and a node restarted after a fault on its own port could find it taken by one of the bench's
+   * clients. The kernel chooses only when that range is full.
+   */
   private static int freePort() throws IOException {
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int port = 30_000 + ThreadLocalRandom.current().nextInt(2_768);
+      try (ServerSocket s = new ServerSocket()) {
+        s.setReuseAddress(true);
+        s.bind(new java.net.InetSocketAddress(port));
+        return port;
+      } catch (IOException taken) {
+        // the next one
+      }
+    }
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }

@@ -70,6 +70,7 @@ class CommitRaceFaultTest extends FaultScenario {
 
   @BeforeAll
   void startCluster() {
+    SharedCluster.close();
     side = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
     harness = Harness.start(3, Map.of(), pg -> {
       proxy = PgProxy.start(side, pg.port());

@@ -63,7 +63,13 @@ abstract class FaultScenario {
 
   /** {@link #prepare(int, Map, Population.Plan)} with each node in a namespace of {@code netns} (owned by the harness). */
   protected void prepare(int nodes, Map<String, String> env, Population.Plan plan, Netns netns) {
-    harness = Harness.start(nodes, env, netns);
+    if (nodes == SharedCluster.NODES && env.isEmpty() && netns == null && Knobs.shareCluster()) {
+      harness = SharedCluster.acquire();
+      sharedHarness = true;
+    } else {
+      SharedCluster.close();
+      harness = Harness.start(nodes, env, netns);
+    }
     checker = new DeliveryChecker();
     population = Population.create(harness, checker, plan);
   }

@@ -19,16 +19,15 @@ import java.util.concurrent.TimeUnit;
  */
 class FreezeNodeFaultTest extends FaultScenario {
 
-  /** presence.nodeTimeoutSeconds of this run (Hazelcast drops a silent member after 7 s). */
-  static final int NODE_TIMEOUT = 10;
+  /** presence.nodeTimeoutSeconds of the harness's nodes (Hazelcast drops a silent member after 7 s). */
+  static final int NODE_TIMEOUT = Integer.parseInt(Harness.BASE_ENV.get("SWITCHBOARD_PRESENCE_NODETIMEOUTSECONDS"));
 
   @Test
   @Timeout(value = 400, unit = TimeUnit.SECONDS)
   @DisplayName("SIGSTOP past failure detection, then SIGCONT: clients recover elsewhere and the node serves again")
   void freezeAndThaw() {
     scenario("2-freeze-node", "Scenario 2: SIGSTOP past failure detection, then SIGCONT", () -> {
-      stage(3, Map.of("SWITCHBOARD_PRESENCE_NODETIMEOUTSECONDS", String.valueOf(NODE_TIMEOUT)),
-        Population.Plan.spread(3), false, Duration.ofSeconds(60));
+      stage(3, Map.of(), Population.Plan.spread(3), false, Duration.ofSeconds(60));
       startTraffic();
 
       int victim = 2;

@@ -80,6 +80,14 @@ final class Knobs {
     return integer("faults.outageSeconds", 10);
   }
 
+  /**
+   * Whether the scenarios that need the harness's default three nodes share one cluster
+   * ({@link SharedCluster}); {@code -Dfaults.shareCluster=false} starts a fresh one for each.
+   */
+  static boolean shareCluster() {
+    return !"false".equalsIgnoreCase(System.getProperty("faults.shareCluster", "true").trim());
+  }
+
   /** How long the partition of issue 13's scenario 1 lasts: the issue's 60 s. */
   static int partitionSeconds() {
     return integer("faults.partitionSeconds", 60);

@@ -121,7 +121,12 @@ class RestoredDatabaseFaultTest extends FaultScenario {
   @Timeout(value = 300, unit = TimeUnit.SECONDS)
   @DisplayName("history truncated past a cursor: resuming it on any node over SSE or WebSocket gets resync_required, never a skip")
   void truncatedHistory() {
-    harness = Harness.start(3, Map.of());
+    if (Knobs.shareCluster()) {
+      harness = SharedCluster.acquire();
+      sharedHarness = true;
+    } else {
+      harness = Harness.start(3, Map.of());
+    }
     String run = UUID.randomUUID().toString().substring(0, 6);
     String owner = "t-owner-" + run;
     String reader = "t-reader-" + run;

@@ -50,13 +50,55 @@ public final class TestNodes {
     return node.context().config().http().port();
   }
 
-  /** A free local TCP port. */
+  /**
+   * A free local TCP port for a server, below the kernel's ephemeral range: a port the kernel
+   * hands out for {@code bind(0)} is also what it hands to the next outgoing connection, so a node
+   * started (or restarted after a kill) on such a port can find it taken by one of the test's own
+   * client connections. Ports are taken in turn from {@value #PORTS_FROM}..{@value #PORTS_TO}
+   * (below the Hazelcast ranges of {@link TestCluster}), starting at a place of this JVM's own, each
+   * checked by a bind; where the ephemeral range reaches down into them, the kernel chooses.
+   */
   public static int freePort() {
+    if (EPHEMERAL_FROM > PORTS_TO) {
+      int span = PORTS_TO - PORTS_FROM;
+      for (int tried = 0; tried < span; tried++) {
+        int port = PORTS_FROM + Math.floorMod(NEXT_FREE_PORT.getAndIncrement(), span);
+        if (bindable(port)) {
+          return port;
+        }
+      }
+    }
     try (ServerSocket s = new ServerSocket(0)) {
       s.setReuseAddress(true);
       return s.getLocalPort();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  static final int PORTS_FROM = 10_000;
+  static final int PORTS_TO = 16_000;
+  private static final AtomicInteger NEXT_FREE_PORT =
+    new AtomicInteger((int) (ProcessHandle.current().pid() * 97 % (PORTS_TO - PORTS_FROM)));
+  private static final int EPHEMERAL_FROM = ephemeralFrom();
+
+  private static boolean bindable(int port) {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new java.net.InetSocketAddress(port));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The low end of the kernel's ephemeral port range (Linux), or 0 when it cannot be read. */
+  private static int ephemeralFrom() {
+    try {
+      String range = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
+      return Integer.parseInt(range.trim().split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return 0;
     }
   }
 
