@@ -275,25 +275,20 @@ final class Harness implements AutoCloseable {
    * Makes the cluster whole again after a scenario, for the next one to share it: frozen nodes
    * continued, PostgreSQL started if it is down, nodes that are not running started again (all at
    * once), then every node healthy in one cluster of all within {@code timeout}. Forgets the
-   * incidents of the scenario before. Answers whether the cluster is whole; one that is not should
-   * be closed.
+   * incidents of the scenario before. Fails, saying why, when the cluster cannot be made whole;
+   * such a cluster should be closed.
    */
-  boolean heal(Duration timeout) {
-    try {
-      nodes.stream().filter(NodeProcess::isFrozen).forEach(NodeProcess::thaw);
-      if (!pg.running()) {
-        pg.restart();
-      }
-      restartTogether(java.util.stream.IntStream.range(0, nodes.size())
-        .filter(i -> !nodes.get(i).isAlive())
-        .boxed()
-        .toList());
-      awaitCluster(nodes.size(), timeout);
-      incidents.clear();
-      return true;
-    } catch (RuntimeException | AssertionError e) {
-      return false;
+  void heal(Duration timeout) {
+    nodes.stream().filter(NodeProcess::isFrozen).forEach(NodeProcess::thaw);
+    if (!pg.running()) {
+      pg.restart();
     }
+    restartTogether(java.util.stream.IntStream.range(0, nodes.size())
+      .filter(i -> !nodes.get(i).isAlive())
+      .boxed()
+      .toList());
+    awaitCluster(nodes.size(), timeout);
+    incidents.clear();
   }
 
   /** What the harness had to do that a scenario did not ask for (a node restarted by its startup bound). */

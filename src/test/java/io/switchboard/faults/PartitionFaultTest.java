@@ -323,23 +323,9 @@ class PartitionFaultTest extends FaultScenario {
    * {@code online} (each user once, online exactly when expected); empty when all agree.
    */
   private List<String> presenceAgrees(List<String> users, Set<String> online) {
-    List<String> wrong = new ArrayList<>();
-    String token = population.senders.get(0).token;
-    for (int i = 0; i < harness.size(); i++) {
-      Harness.Reply r;
-      try {
-        r = Harness.await(harness.call(i, HttpMethod.GET, "/api/presence?userIds=" + String.join(",", users), token,
-          null, 5_000), Duration.ofSeconds(10));
-      } catch (RuntimeException | AssertionError e) {
-        wrong.add("node-" + i + ": " + e.getMessage());
-        continue;
-      }
-      if (r.status() != 200) {
-        wrong.add("node-" + i + ": " + r.status());
-        continue;
-      }
+    return askEveryNode("/api/presence?userIds=" + String.join(",", users), (i, json, wrong) -> {
       Map<String, Integer> seen = new HashMap<>();
-      for (Object o : r.json().getJsonArray("users", new JsonArray())) {
+      for (Object o : json.getJsonArray("users", new JsonArray())) {
         JsonObject u = (JsonObject) o;
         String id = u.getString("userId");
         seen.merge(id, 1, Integer::sum);
@@ -354,19 +340,36 @@ class PartitionFaultTest extends FaultScenario {
           wrong.add("node-" + i + " lists " + id + " " + n + " times");
         }
       }
-    }
-    return wrong;
+    });
   }
 
   /** What every node's conversation presence of {@code conv} says that differs from {@code online}, each once. */
   private List<String> roomAgrees(String conv, Set<String> online) {
+    return askEveryNode("/api/conversations/" + conv + "/presence", (i, json, wrong) -> {
+      List<String> ids = new ArrayList<>();
+      json.getJsonArray("onlineUsers", new JsonArray()).forEach(o -> ids.add(((JsonObject) o).getString("userId")));
+      if (ids.size() != new HashSet<>(ids).size() || !new HashSet<>(ids).equals(online)) {
+        wrong.add("node-" + i + " has " + ids + " online in the presence group");
+      }
+    });
+  }
+
+  /** Judges one node's answer, adding what is wrong with it to the list. */
+  private interface Judge {
+    void judge(int node, JsonObject answer, List<String> wrong);
+  }
+
+  /**
+   * {@code GET uri} on every node as the groups' owner: a node that does not answer 200 is one
+   * line of the result, every answer is handed to {@code judge}. Empty when all agree.
+   */
+  private List<String> askEveryNode(String uri, Judge judge) {
     List<String> wrong = new ArrayList<>();
     String token = population.senders.get(0).token;
     for (int i = 0; i < harness.size(); i++) {
       Harness.Reply r;
       try {
-        r = Harness.await(harness.call(i, HttpMethod.GET, "/api/conversations/" + conv + "/presence", token, null,
-          5_000), Duration.ofSeconds(10));
+        r = Harness.await(harness.call(i, HttpMethod.GET, uri, token, null, 5_000), Duration.ofSeconds(10));
       } catch (RuntimeException | AssertionError e) {
         wrong.add("node-" + i + ": " + e.getMessage());
         continue;
@@ -375,11 +378,7 @@ class PartitionFaultTest extends FaultScenario {
         wrong.add("node-" + i + ": " + r.status());
         continue;
       }
-      List<String> ids = new ArrayList<>();
-      r.json().getJsonArray("onlineUsers", new JsonArray()).forEach(o -> ids.add(((JsonObject) o).getString("userId")));
-      if (ids.size() != new HashSet<>(ids).size() || !new HashSet<>(ids).equals(online)) {
-        wrong.add("node-" + i + " has " + ids + " online in the presence group");
-      }
+      judge.judge(i, r.json(), wrong);
     }
     return wrong;
   }

@@ -27,9 +27,13 @@ final class SharedCluster {
 
   /** The shared cluster, whole: healed if it ran a scenario before, started if there is none. */
   static synchronized Harness acquire() {
-    if (harness != null && !harness.heal(Duration.ofSeconds(Knobs.nodeStartSeconds()))) {
-      System.out.println("shared fault cluster: could not be made whole again; starting a fresh one");
-      close();
+    if (harness != null) {
+      try {
+        harness.heal(Duration.ofSeconds(Knobs.nodeStartSeconds()));
+      } catch (RuntimeException | AssertionError e) {
+        System.out.println("shared fault cluster: could not be made whole again (" + e + "); starting a fresh one");
+        close();
+      }
     }
     if (harness == null) {
       harness = Harness.start(NODES, Map.of());
